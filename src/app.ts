@@ -1,0 +1,117 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Config } from './config.ts'
+import type { Db } from './db/index.ts'
+import { registerAuth } from './http/auth.ts'
+import { ApiError, errors } from './http/errors.ts'
+import { ErrorBody } from './http/schemas.ts'
+import { validationToApiError } from './http/validation.ts'
+import { apiKeyRoutes } from './modules/api-keys/routes.ts'
+import { memberRoutes } from './modules/members/routes.ts'
+import { organizationRoutes } from './modules/organizations/routes.ts'
+import { userRoutes } from './modules/users/routes.ts'
+import { createServices, type Services } from './services.ts'
+
+export interface BuildOptions {
+  config: Config
+  db: Db
+  logger?: boolean
+}
+
+/** Database errors that are the client's doing, in PostHog's words; anything else is a 500. */
+function fromDatabase(err: { code?: string; constraint?: string }): ApiError | null {
+  switch (err.code) {
+    case 'OG001':
+      return errors.validation('An organization must keep at least one owner.')
+    case '23505':
+      return errors.validation('An object with these values already exists.', null, 'unique')
+    case '23503':
+      return errors.validation('A related object does not exist.', null, 'does_not_exist')
+    case '22P02':
+    case '22003':
+    case '22007':
+    case '22008':
+    case '22001':
+      return errors.validation('Invalid input.')
+    default:
+      return null
+  }
+}
+
+export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstance; services: Services }> {
+  const { config, db } = opts
+  const app = Fastify({
+    logger: opts.logger ? { level: config.logLevel } : false,
+    bodyLimit: config.bodyLimit,
+    trustProxy: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    ajv: {
+      // No coercion: a null must stay null so it can be reported as "may not be null"; query
+      // strings are parsed by hand (DRF falls back instead of failing on a bad limit).
+      customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: true, verbose: true, allErrors: false },
+    },
+  })
+  const services = createServices(db, config)
+
+  app.addSchema(ErrorBody)
+  await app.register(cookie)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'orgd', description: "PostHog's organization-management API", version: '0.1.0' },
+      components: {
+        securitySchemes: { PersonalAPIKeyAuth: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ PersonalAPIKeyAuth: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/api/schema/swagger-ui' })
+  app.get('/api/schema', { schema: { hide: true } }, async () => app.swagger())
+
+  app.setErrorHandler((err: FastifyError & { code?: string; validation?: unknown }, req, reply) => {
+    let apiError: ApiError | null = null
+    if (err instanceof ApiError) apiError = err
+    else if (err.validation) apiError = validationToApiError(err.validation as Parameters<typeof validationToApiError>[0], req.body)
+    else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && err instanceof SyntaxError)) {
+      apiError = errors.parseError(`JSON parse error - ${err.message}`)
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = errors.tooLarge()
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = errors.unsupportedMediaType(String(req.headers['content-type'] ?? ''))
+    else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') apiError = errors.parseError('Invalid Content-Length.')
+    else apiError = fromDatabase(err)
+    if (!apiError && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      apiError = new ApiError(err.statusCode, 'invalid_request', 'invalid_request', err.message)
+    }
+    if (!apiError) {
+      req.log.error({ err }, 'unhandled error')
+      apiError = errors.serverError()
+    }
+    return reply.code(apiError.statusCode).type('application/json').send(apiError.body())
+  })
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const body = req.url.startsWith('/api') ? errors.notFound('Endpoint not found.') : errors.notFound()
+    return reply.code(404).send(body.body())
+  })
+
+  registerAuth(app, services)
+
+  app.get('/_health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  app.get('/_ready', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await db.query('SELECT 1')
+      return { status: 'ok', database: db.kind }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', database: db.kind })
+    }
+  })
+
+  userRoutes(app, services)
+  apiKeyRoutes(app, services)
+  organizationRoutes(app, services)
+  memberRoutes(app, services)
+
+  await app.ready()
+  return { app, services }
+}

@@ -1,0 +1,178 @@
+import { Command, InvalidArgumentError } from 'commander'
+import closeWithGrace from 'close-with-grace'
+import { loadConfig, ConfigError, type Config } from './config.ts'
+import { openDb, type Db } from './db/index.ts'
+import { DataDirLockedError } from './db/lock.ts'
+import { migrate } from './db/migrate.ts'
+import { buildApp } from './app.ts'
+import { createServices, type Services } from './services.ts'
+import { isUuid } from './lib/ids.ts'
+import { LEVEL } from './modules/organizations/service.ts'
+import { ApiError } from './http/errors.ts'
+
+/** A failure the operator can act on: printed as one line, exit code 1. */
+class CliError extends Error {}
+
+async function withDb<T>(fn: (db: Db, services: Services, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig()
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 })
+  try {
+    await migrate(db)
+    return await fn(db, createServices(db, config), config)
+  } finally {
+    await db.close()
+  }
+}
+
+function print(json: boolean, data: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(data) + '\n' : text + '\n')
+}
+
+function level(value: string): number {
+  const n = Number(value)
+  if (n !== LEVEL.MEMBER && n !== LEVEL.ADMIN && n !== LEVEL.OWNER) throw new InvalidArgumentError('level must be 1 (member), 8 (admin) or 15 (owner)')
+  return n
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+const program = new Command()
+program.name('orgd').description("A self-hostable implementation of PostHog's organization-management API").showHelpAfterError()
+
+program
+  .command('serve')
+  .description('run the HTTP API (migrations run first)')
+  .action(async () => {
+    const config = loadConfig()
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize })
+    await migrate(db)
+    const { app, services } = await buildApp({ config, db, logger: true })
+    closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+      if (err) app.log.error({ err }, 'shutting down after an error')
+      await app.close()
+      await db.close()
+    })
+    await app.listen({ port: config.port, host: config.host })
+    if (!(await services.users.hasAnyUser())) {
+      app.log.info(`No users yet. Create the first owner with: orgd bootstrap --email you@example.com --password '…' --first-name You --organization-name "Your org"`)
+    }
+  })
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .action(async () => {
+    const config = loadConfig()
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 1 })
+    try {
+      const applied = await migrate(db)
+      console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.')
+    } finally {
+      await db.close()
+    }
+  })
+
+program
+  .command('bootstrap')
+  .description('create (or reuse) a user, an organization they own, a default project and a personal API key')
+  .requiredOption('--email <email>')
+  .requiredOption('--password <password>')
+  .option('--first-name <name>', 'first name', '')
+  .requiredOption('--organization-name <name>')
+  .option('--json', 'print JSON')
+  .action(async (o: { email: string; password: string; firstName: string; organizationName: string; json?: boolean }) => {
+    await withDb(async (db, services) => {
+      const result = await db.tx(async (q) => {
+        const { user } = await services.users.ensure({ email: o.email, password: o.password, firstName: o.firstName }, q)
+        const { organization, projectId, apiToken } = await services.organizations.create(user, o.organizationName, undefined, q)
+        const key = await services.apiKeys.create(user, { label: 'bootstrap', scopes: ['*'] }, q)
+        return { user, organization, projectId, apiToken, key }
+      })
+      print(
+        !!o.json,
+        {
+          user: { uuid: result.user.uuid, email: result.user.email },
+          organization: { id: result.organization.id, name: result.organization.name },
+          project: { id: result.projectId, api_token: result.apiToken },
+          personal_api_key: result.key.value,
+        },
+        [
+          `User:             ${result.user.email} (${result.user.uuid})`,
+          `Organization:     ${result.organization.name} (${result.organization.id})`,
+          `Project:          ${result.projectId} (token ${result.apiToken})`,
+          `Personal API key: ${result.key.value}   (shown once; keep it safe)`,
+        ].join('\n'),
+      )
+    })
+  })
+
+const members = program.command('members').description('manage organization members')
+members
+  .command('add')
+  .description('add a person to an organization at a level (creating the user when needed)')
+  .requiredOption('--organization <id>')
+  .requiredOption('--email <email>')
+  .option('--password <password>')
+  .option('--first-name <name>', 'first name', '')
+  .requiredOption('--level <level>', '1 member, 8 admin, 15 owner', level)
+  .option('--json', 'print JSON')
+  .action(async (o: { organization: string; email: string; password?: string; firstName: string; level: number; json?: boolean }) => {
+    if (!isUuid(o.organization)) throw new CliError(`--organization must be an organization id (UUID), got "${o.organization}"`)
+    await withDb(async (db, services) => {
+      const out = await db.tx(async (q) => {
+        const exists = await q.query(`SELECT 1 FROM organizations WHERE id = $1`, [o.organization])
+        if (exists.length === 0) throw new CliError(`No organization with id ${o.organization}`)
+        const { user, created } = await services.users.ensure({ email: o.email, password: o.password, firstName: o.firstName }, q)
+        const membership = await services.members.addDirect(o.organization, user.id, o.level, q)
+        return { user, created, membership }
+      })
+      print(
+        !!o.json,
+        { user: { uuid: out.user.uuid, email: out.user.email, created: out.created }, membership: { id: out.membership.id, level: o.level, created: out.membership.created } },
+        `${out.user.email} is now ${o.level === 15 ? 'an owner' : o.level === 8 ? 'an admin' : 'a member'} of ${o.organization}`,
+      )
+    })
+  })
+
+const apiKey = program.command('api-key').description('manage personal API keys')
+apiKey
+  .command('create')
+  .description("create a personal API key for a user (printed once)")
+  .requiredOption('--email <email>')
+  .requiredOption('--label <label>')
+  .requiredOption('--scopes <scopes>', 'comma-separated, e.g. "organization_member:read,project:write" or "*"', list)
+  .option('--scoped-organizations <ids>', 'comma-separated organization ids', list)
+  .option('--scoped-teams <ids>', 'comma-separated project ids', (v) => list(v).map((x) => {
+    const n = Number(x)
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`not a project id: ${x}`)
+    return n
+  }))
+  .option('--json', 'print JSON')
+  .action(async (o: { email: string; label: string; scopes: string[]; scopedOrganizations?: string[]; scopedTeams?: number[]; json?: boolean }) => {
+    await withDb(async (_db, services) => {
+      const user = await services.users.findByEmail(o.email)
+      if (!user) throw new CliError(`No user with email ${o.email}`)
+      const key = await services.apiKeys.create(user, {
+        label: o.label,
+        scopes: o.scopes,
+        scoped_organizations: o.scopedOrganizations ?? null,
+        scoped_teams: o.scopedTeams ?? null,
+      })
+      print(!!o.json, { id: key.id, label: key.label, scopes: key.scopes, personal_api_key: key.value }, `${key.value}\n(shown once; id ${key.id})`)
+    })
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof CliError) {
+    console.error(`orgd: ${err.message}`)
+  } else if (err instanceof ApiError) {
+    console.error(`orgd: ${err.detail}${err.attr ? ` (${err.attr})` : ''}`)
+  } else {
+    console.error('orgd:', err)
+  }
+  process.exitCode = 1
+}

@@ -1,0 +1,113 @@
+import { resolve } from 'node:path'
+
+/** One product feature an organization is entitled to, in PostHog's `available_product_features` shape. */
+export interface ProductFeature {
+  key: string
+  name: string
+  limit?: number | null
+  unit?: string | null
+}
+
+export interface Config {
+  port: number
+  host: string
+  /** PostgreSQL connection string; when absent orgd runs on embedded PGlite in `dataDir`. */
+  databaseUrl: string | null
+  dataDir: string
+  siteUrl: string
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  pgPoolSize: number
+  bodyLimit: number
+  sessionTtlSeconds: number
+  productName: string
+  defaultEntitlements: ProductFeature[]
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Generous by default: a self-hosted install should not meet paywalls. Operators restrict an
+ * organization by setting ORGD_DEFAULT_ENTITLEMENTS or editing the organization's entitlements.
+ */
+export const GENEROUS_ENTITLEMENTS: ProductFeature[] = [
+  { key: 'organizations_projects', name: 'Projects', limit: 2000, unit: 'projects' },
+  { key: 'access_control', name: 'Access control' },
+  { key: 'role_based_access', name: 'Role-based access' },
+  { key: 'organization_invite_settings', name: 'Invite settings' },
+  { key: 'organization_security_settings', name: 'Security settings' },
+  { key: 'session_replay_data_retention', name: 'Session replay retention', limit: 5, unit: 'years' },
+  { key: 'data_color_themes', name: 'Data color themes' },
+  { key: 'legal_documents_baa', name: 'BAA' },
+]
+
+type Env = Record<string, string | undefined>
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function entitlements(raw: string | undefined): ProductFeature[] {
+  if (raw === undefined || raw.trim() === '') return GENEROUS_ENTITLEMENTS
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    throw new ConfigError('ORGD_DEFAULT_ENTITLEMENTS must be a JSON array of {key, name, limit?, unit?}')
+  }
+  if (!Array.isArray(parsed) || !parsed.every((f) => typeof f === 'object' && f !== null && typeof f.key === 'string')) {
+    throw new ConfigError('ORGD_DEFAULT_ENTITLEMENTS must be a JSON array of {key, name, limit?, unit?}')
+  }
+  return parsed.map((f: ProductFeature) => ({ key: f.key, name: typeof f.name === 'string' ? f.name : f.key, limit: f.limit ?? null, unit: f.unit ?? null }))
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Reads every setting once and fails fast with a message naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 8000, 0, 65535)
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel']
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+  const siteUrl = (env.SITE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '')
+  try {
+    new URL(siteUrl)
+  } catch {
+    throw new ConfigError(`SITE_URL must be an absolute URL, got "${siteUrl}"`)
+  }
+  const databaseUrl = env.DATABASE_URL && env.DATABASE_URL.trim() !== '' ? env.DATABASE_URL : null
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://')
+  }
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: resolve(env.ORGD_DATA_DIR ?? './.orgd'),
+    siteUrl,
+    logLevel,
+    pgPoolSize: int(env, 'PG_POOL_SIZE', 10, 1, 500),
+    bodyLimit: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 14 * 24 * 3600, 60, 365 * 24 * 3600),
+    productName: env.PRODUCT_NAME ?? 'orgd',
+    defaultEntitlements: entitlements(env.ORGD_DEFAULT_ENTITLEMENTS),
+  }
+}
+
+/** The README's configuration table is generated from this list, so the two cannot drift. */
+export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string }> = [
+  { name: 'PORT', default: '8000', meaning: 'HTTP port for `orgd serve`' },
+  { name: 'HOST', default: '0.0.0.0', meaning: 'interface to listen on' },
+  { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection string; unset means embedded PGlite in `ORGD_DATA_DIR`' },
+  { name: 'ORGD_DATA_DIR', default: './.orgd', meaning: 'embedded database and local files' },
+  { name: 'SITE_URL', default: 'http://localhost:$PORT', meaning: 'absolute base URL used in links' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level (`silent` to turn logs off)' },
+  { name: 'PG_POOL_SIZE', default: '10', meaning: 'PostgreSQL connections per process' },
+  { name: 'BODY_LIMIT_BYTES', default: '1048576', meaning: 'largest request body accepted (413 above it)' },
+  { name: 'SESSION_TTL_SECONDS', default: '1209600', meaning: 'lifetime of a login session cookie' },
+  { name: 'PRODUCT_NAME', default: 'orgd', meaning: "the operator's product name, used in emails and documents" },
+  { name: 'ORGD_DEFAULT_ENTITLEMENTS', default: '(all features)', meaning: 'JSON array of `{key,name,limit?,unit?}` given to new organizations' },
+]

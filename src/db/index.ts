@@ -1,0 +1,151 @@
+import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import pg from 'pg'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { acquireDirLock, type DirLock } from './lock.ts'
+
+/** Anything that runs SQL: the database itself or an open transaction. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres'
+  /**
+   * Runs `fn` in one transaction. On PostgreSQL a serialization failure or deadlock is retried
+   * a few times, so callers never see those as errors.
+   */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+const RETRYABLE = new Set(['40001', '40P01'])
+
+// Member search uses the indexable `<%` operator, whose cut-off is this setting. PostHog's
+// "similar" threshold is 0.3; it is set for every connection so the index can answer it.
+const SESSION_SETTINGS = 'pg_trgm.word_similarity_threshold=0.3'
+
+// int8 comes back as a string from node-postgres; every bigint orgd reads is a count or an id
+// well inside 2^53, so parse it as a number once here instead of at every call site.
+pg.types.setTypeParser(20, (v) => Number(v))
+
+class PostgresDb implements Db {
+  readonly kind = 'postgres' as const
+  constructor(private readonly pool: pg.Pool) {}
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const res = await this.pool.query(sql, params as unknown[])
+    return res.rows as T[]
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql)
+  }
+
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect()
+      let released = false
+      try {
+        await client.query('BEGIN')
+        const q: Queryable = {
+          query: async <R>(sql: string, params: readonly unknown[] = []) =>
+            (await client.query(sql, params as unknown[])).rows as R[],
+          exec: async (sql: string) => {
+            await client.query(sql)
+          },
+        }
+        const result = await fn(q)
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK')
+        } catch {
+          client.release(true)
+          released = true
+        }
+        const code = (err as { code?: string }).code
+        if (code && RETRYABLE.has(code) && attempt < 5) continue
+        throw err
+      } finally {
+        if (!released) client.release()
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end()
+  }
+}
+
+class PgliteDb implements Db {
+  readonly kind = 'pglite' as const
+  constructor(
+    readonly pglite: PGlite,
+    private readonly lock: DirLock | null,
+  ) {}
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const res = await this.pglite.query<T>(sql, params as unknown[])
+    return res.rows
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pglite.exec(sql)
+  }
+
+  // PGlite is a single connection: its transaction() holds an exclusive mutex, so transactions
+  // never interleave and there is nothing to retry.
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.pglite.transaction(async (t) =>
+      fn({
+        query: async <R>(sql: string, params: readonly unknown[] = []) => (await t.query<R>(sql, params as unknown[])).rows,
+        exec: async (sql: string) => {
+          await t.exec(sql)
+        },
+      }),
+    )
+  }
+
+  async close(): Promise<void> {
+    await this.pglite.close()
+    this.lock?.release()
+  }
+}
+
+export interface OpenOptions {
+  databaseUrl: string | null
+  dataDir: string
+  poolSize?: number
+}
+
+/** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database in the data dir. */
+export async function openDb(opts: OpenOptions): Promise<Db> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, options: `-c ${SESSION_SETTINGS}` })
+    // An idle client losing its connection must not crash the process; the next query reconnects.
+    pool.on('error', () => {})
+    return new PostgresDb(pool)
+  }
+  mkdirSync(opts.dataDir, { recursive: true })
+  const lock = acquireDirLock(opts.dataDir)
+  try {
+    const pglite = await PGlite.create({ dataDir: join(opts.dataDir, 'pgdata'), extensions: { pg_trgm } })
+    await pglite.exec(`SET ${SESSION_SETTINGS.replace('=', ' = ')}`)
+    return new PgliteDb(pglite, lock)
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}
+
+/** An in-memory PGlite database, optionally started from a dumped data directory (tests). */
+export async function openMemoryPglite(loadDataDir?: Blob): Promise<Db & { pglite: PGlite }> {
+  const pglite = await PGlite.create({ extensions: { pg_trgm }, ...(loadDataDir ? { loadDataDir } : {}) })
+  await pglite.exec(`SET ${SESSION_SETTINGS.replace('=', ' = ')}`)
+  return new PgliteDb(pglite, null)
+}

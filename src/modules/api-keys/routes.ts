@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type, type Static } from '@sinclair/typebox'
+import { principalOf } from '../../http/auth.ts'
+import { errors } from '../../http/errors.ts'
+import { defineRoutes } from '../../http/routes.ts'
+import { DateTime, errorResponses, Nullable } from '../../http/schemas.ts'
+import type { Services } from '../../services.ts'
+
+const ApiKey = Type.Object({
+  id: Type.String(),
+  label: Type.String(),
+  value: Nullable(Type.String()),
+  mask_value: Type.String(),
+  created_at: DateTime,
+  last_used_at: Nullable(DateTime),
+  user_id: Type.String(),
+  scopes: Type.Array(Type.String()),
+  scoped_teams: Nullable(Type.Array(Type.Integer())),
+  scoped_organizations: Nullable(Type.Array(Type.String())),
+  last_rolled_at: Nullable(DateTime),
+})
+
+const fields = {
+  label: Type.String({ minLength: 1, maxLength: 40 }),
+  scopes: Type.Array(Type.String()),
+  scoped_teams: Nullable(Type.Array(Type.Integer())),
+  scoped_organizations: Nullable(Type.Array(Type.String())),
+}
+const ApiKeyCreate = Type.Object({
+  label: fields.label,
+  scopes: fields.scopes,
+  scoped_teams: Type.Optional(fields.scoped_teams),
+  scoped_organizations: Type.Optional(fields.scoped_organizations),
+})
+const ApiKeyPatch = Type.Partial(Type.Object(fields))
+const IdParam = Type.Object({ id: Type.String() })
+
+const tags = ['personal_api_keys']
+
+/**
+ * A personal API key may only read itself (PostHog's PersonalApiKeySelfAccessPermission); keys
+ * are managed from a logged-in session.
+ */
+function sessionUser(req: FastifyRequest) {
+  const principal = principalOf(req)
+  if (principal.kind === 'personal_api_key') throw errors.permissionDenied('This action does not support Personal API Key access')
+  return principal.user
+}
+
+export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
+  defineRoutes(app, [
+    {
+      method: 'GET',
+      url: '/api/personal_api_keys',
+      access: { scope: 'none' },
+      schema: { tags, response: { 200: Type.Array(ApiKey), ...errorResponses(401, 403) } },
+      handler: async (req) => services.apiKeys.list(sessionUser(req)),
+    },
+    {
+      method: 'POST',
+      url: '/api/personal_api_keys',
+      access: { scope: 'none', sensitive: true },
+      schema: { tags, body: ApiKeyCreate, response: { 201: ApiKey, ...errorResponses(400, 401, 403) } },
+      handler: async (req, reply) => reply.code(201).send(await services.apiKeys.create(sessionUser(req), req.body as Static<typeof ApiKeyCreate>)),
+    },
+    {
+      method: 'GET',
+      url: '/api/personal_api_keys/:id',
+      access: { scope: 'none' },
+      schema: { tags, params: IdParam, response: { 200: ApiKey, ...errorResponses(401, 403, 404) } },
+      handler: async (req) => {
+        const principal = principalOf(req)
+        const { id } = req.params as Static<typeof IdParam>
+        if (principal.kind === 'personal_api_key') {
+          if (id !== '@current' && id !== principal.key.id) throw errors.permissionDenied('This action does not support Personal API Key access')
+          return services.apiKeys.get(principal.user, principal.key.id)
+        }
+        // A session has no "current key".
+        if (id === '@current') throw errors.notFound()
+        return services.apiKeys.get(principal.user, id)
+      },
+    },
+    {
+      method: ['PATCH', 'PUT'],
+      url: '/api/personal_api_keys/:id',
+      access: { scope: 'none', sensitive: true },
+      schema: { tags, params: IdParam, body: ApiKeyPatch, response: { 200: ApiKey, ...errorResponses(400, 401, 403, 404) } },
+      handler: async (req) => {
+        const { id } = req.params as Static<typeof IdParam>
+        return services.apiKeys.update(sessionUser(req), id, req.body as Static<typeof ApiKeyPatch>)
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/api/personal_api_keys/:id',
+      access: { scope: 'none', sensitive: true },
+      schema: { tags, params: IdParam, response: { 204: { type: 'null' }, ...errorResponses(401, 403, 404) } },
+      handler: async (req, reply) => {
+        const { id } = req.params as Static<typeof IdParam>
+        await services.apiKeys.delete(sessionUser(req), id)
+        return reply.code(204).send()
+      },
+    },
+    {
+      method: 'POST',
+      url: '/api/personal_api_keys/:id/roll',
+      access: { scope: 'none', sensitive: true },
+      schema: { tags, params: IdParam, response: { 200: ApiKey, ...errorResponses(401, 403, 404) } },
+      handler: async (req) => {
+        const { id } = req.params as Static<typeof IdParam>
+        return services.apiKeys.roll(sessionUser(req), id)
+      },
+    },
+  ])
+}

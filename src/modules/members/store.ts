@@ -1,0 +1,139 @@
+import type { Queryable } from '../../db/index.ts'
+
+export interface MemberRow {
+  id: string
+  level: number
+  joined_at: Date
+  updated_at: Date
+  user_id: number
+  user_uuid: string
+  distinct_id: string | null
+  first_name: string
+  last_name: string
+  email: string
+  is_email_verified: boolean | null
+  hedgehog_config: unknown
+  role_at_organization: string | null
+  is_2fa_enabled: boolean
+  last_login: Date | null
+  has_social_auth: boolean
+  is_exact?: boolean
+  total?: number
+}
+
+const MEMBER_COLUMNS = `m.id, m.level, m.joined_at, m.updated_at, u.id AS user_id, u.uuid AS user_uuid, u.distinct_id,
+  u.first_name, u.last_name, u.email, u.is_email_verified, u.hedgehog_config, u.role_at_organization,
+  u.is_2fa_enabled, u.last_login,
+  EXISTS (SELECT 1 FROM social_identities s WHERE s.user_id = u.id) AS has_social_auth`
+
+// The listed set: active people, not internal bots. organizations.member_count counts exactly this.
+const LISTED = `u.is_active AND u.email NOT LIKE '%@posthogbot.user'`
+
+export interface ListFilters {
+  email?: string
+  updatedAfter?: Date
+}
+
+/** Threshold PostHog uses for a "similar" match (strictly greater than). */
+export const SIMILARITY_THRESHOLD = 0.3
+
+function likePattern(term: string): string {
+  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+export const memberStore = {
+  async list(q: Queryable, organizationId: string, filters: ListFilters, ascending: boolean, limit: number, offset: number): Promise<MemberRow[]> {
+    return q.query<MemberRow>(
+      `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = $1 AND ${LISTED}
+          AND ($2::text IS NULL OR lower(u.email) = lower($2))
+          AND ($3::timestamptz IS NULL OR m.updated_at > $3)
+        ORDER BY m.joined_at ${ascending ? 'ASC' : 'DESC'}, m.id ${ascending ? 'ASC' : 'DESC'}
+        LIMIT $4 OFFSET $5`,
+      [organizationId, filters.email ?? null, filters.updatedAfter ?? null, limit, offset],
+    )
+  },
+
+  async count(q: Queryable, organizationId: string, filters: ListFilters): Promise<number> {
+    const rows = await q.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = $1 AND ${LISTED}
+          AND ($2::text IS NULL OR lower(u.email) = lower($2))
+          AND ($3::timestamptz IS NULL OR m.updated_at > $3)`,
+      [organizationId, filters.email ?? null, filters.updatedAfter ?? null],
+    )
+    return rows[0].n
+  },
+
+  /**
+   * Substring ("exact") matches on first name, last name and email; only when there are none,
+   * trigram word-similarity ("similar") matches. Ordered by score, then first name. The trigram index on the concatenated
+   * text narrows the candidates; the per-field test decides. `total` carries the full count.
+   */
+  async search(q: Queryable, organizationId: string, term: string, filters: ListFilters, limit: number, offset: number): Promise<MemberRow[]> {
+    return q.query<MemberRow>(
+      `WITH candidates AS (
+         SELECT ${MEMBER_COLUMNS},
+                (u.first_name ILIKE $2 OR u.last_name ILIKE $2 OR u.email ILIKE $2) AS is_exact,
+                word_similarity($3, u.first_name) + word_similarity($3, u.last_name) + word_similarity($3, u.email) AS score,
+                greatest(word_similarity($3, u.first_name), word_similarity($3, u.last_name), word_similarity($3, u.email)) AS best
+           FROM users u JOIN memberships m ON m.user_id = u.id AND m.organization_id = $1
+          WHERE ${LISTED}
+            AND (lower(u.first_name || ' ' || u.last_name || ' ' || u.email) LIKE lower($2)
+                 OR $3 <% lower(u.first_name || ' ' || u.last_name || ' ' || u.email))
+            AND ($4::text IS NULL OR lower(u.email) = lower($4))
+            AND ($5::timestamptz IS NULL OR m.updated_at > $5)
+       )
+       SELECT c.*, count(*) OVER ()::int AS total FROM candidates c
+        WHERE CASE WHEN EXISTS (SELECT 1 FROM candidates e WHERE e.is_exact) THEN c.is_exact
+                   ELSE c.best > ${SIMILARITY_THRESHOLD} END
+        ORDER BY c.score DESC, c.first_name, c.id
+        LIMIT $6 OFFSET $7`,
+      [organizationId, likePattern(term), term, filters.email ?? null, filters.updatedAfter ?? null, limit, offset],
+    )
+  },
+
+  async findByUserUuid(q: Queryable, organizationId: string, userUuid: string): Promise<MemberRow | null> {
+    const rows = await q.query<MemberRow>(
+      `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = $1 AND u.uuid = $2`,
+      [organizationId, userUuid],
+    )
+    return rows[0] ?? null
+  },
+
+  async levelOf(q: Queryable, organizationId: string, userId: number): Promise<number | null> {
+    const rows = await q.query<{ level: number }>(`SELECT level FROM memberships WHERE organization_id = $1 AND user_id = $2`, [organizationId, userId])
+    return rows[0]?.level ?? null
+  },
+
+  async setLevel(q: Queryable, membershipId: string, level: number): Promise<void> {
+    await q.query(`UPDATE memberships SET level = $2, updated_at = now() WHERE id = $1`, [membershipId, level])
+  },
+
+  async insert(q: Queryable, organizationId: string, userId: number, level: number, invitedById: number | null = null): Promise<{ id: string; created: boolean }> {
+    const rows = await q.query<{ id: string; created: boolean }>(
+      `INSERT INTO memberships (organization_id, user_id, level, invited_by_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (organization_id, user_id) DO UPDATE SET level = EXCLUDED.level, updated_at = now()
+       RETURNING id, (xmax = 0) AS created`,
+      [organizationId, userId, level, invitedById],
+    )
+    return rows[0]
+  },
+
+  async delete(q: Queryable, membershipId: string): Promise<void> {
+    await q.query(`DELETE FROM memberships WHERE id = $1`, [membershipId])
+  },
+
+  /** GitHub login: a per-user GitHub integration first, then a GitHub social identity. */
+  async githubLogin(q: Queryable, userId: number): Promise<string | null> {
+    const rows = await q.query<{ login: string | null }>(
+      `SELECT coalesce(
+          (SELECT config -> 'github_user' ->> 'login' FROM user_integrations WHERE user_id = $1 AND kind = 'github'),
+          (SELECT login FROM social_identities WHERE user_id = $1 AND provider = 'github' ORDER BY id LIMIT 1)
+        ) AS login`,
+      [userId],
+    )
+    return rows[0]?.login ?? null
+  },
+}
