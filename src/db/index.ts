@@ -3,7 +3,19 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import pg from 'pg'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { acquireDirLock, type DirLock } from './lock.ts'
+
+// Marks code running inside db.tx(). On PGlite (one connection) a query on the database itself
+// from inside a transaction would wait for that transaction forever; on PostgreSQL it would read
+// outside the transaction. Both are bugs, so they fail loudly instead.
+const inTransaction = new AsyncLocalStorage<true>()
+
+function assertNotInTransaction(): void {
+  if (inTransaction.getStore()) {
+    throw new Error('Query on the database inside a transaction: use the transaction passed to tx()')
+  }
+}
 
 /** Anything that runs SQL: the database itself or an open transaction. */
 export interface Queryable {
@@ -37,6 +49,7 @@ class PostgresDb implements Db {
   constructor(private readonly pool: pg.Pool) {}
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    assertNotInTransaction()
     const res = await this.pool.query(sql, params as unknown[])
     return res.rows as T[]
   }
@@ -46,6 +59,7 @@ class PostgresDb implements Db {
   }
 
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    assertNotInTransaction()
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect()
       let released = false
@@ -58,7 +72,7 @@ class PostgresDb implements Db {
             await client.query(sql)
           },
         }
-        const result = await fn(q)
+        const result = await inTransaction.run(true, () => fn(q))
         await client.query('COMMIT')
         return result
       } catch (err) {
@@ -90,6 +104,7 @@ class PgliteDb implements Db {
   ) {}
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    assertNotInTransaction()
     const res = await this.pglite.query<T>(sql, params as unknown[])
     return res.rows
   }
@@ -101,13 +116,14 @@ class PgliteDb implements Db {
   // PGlite is a single connection: its transaction() holds an exclusive mutex, so transactions
   // never interleave and there is nothing to retry.
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    assertNotInTransaction()
     return this.pglite.transaction(async (t) =>
-      fn({
+      inTransaction.run(true, () => fn({
         query: async <R>(sql: string, params: readonly unknown[] = []) => (await t.query<R>(sql, params as unknown[])).rows,
         exec: async (sql: string) => {
           await t.exec(sql)
         },
-      }),
+      })),
     )
   }
 

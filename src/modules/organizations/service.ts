@@ -29,9 +29,10 @@ export interface OrganizationView extends OrganizationRow {
 }
 
 export function createOrganizationService(db: Db, config: Config) {
-  async function withNested(rows: OrganizationWithLevel[]): Promise<OrganizationView[]> {
+  async function withNested(rows: OrganizationWithLevel[], q: Queryable = db): Promise<OrganizationView[]> {
     const ids = rows.map((r) => r.id)
-    const [teams, projects] = await Promise.all([projectStore.teamsBasic(db, ids), projectStore.projectsBasic(db, ids)])
+    const teams = await projectStore.teamsBasic(q, ids)
+    const projects = await projectStore.projectsBasic(q, ids)
     return rows.map((r) => ({
       ...r,
       membership_level: r.level,
@@ -114,7 +115,7 @@ export function createOrganizationService(db: Db, config: Config) {
         if (changes.length > 0) {
           await activityLog.record(tx, { organizationId: org.id, userId: user.id, scope: 'Organization', itemId: org.id, activity: 'updated', detail: { changes } })
         }
-        const [view] = await withNested([{ ...row, level: before.level }])
+        const [view] = await withNested([{ ...row, level: before.level }], tx)
         return view
       })
     },
