@@ -96,13 +96,20 @@ describe('personal API keys (spec case 15)', () => {
   })
 
   it('records last_used_at at most hourly', async () => {
+    const { createHash } = await import('node:crypto')
     const key = await createKey(t.services, w.member)
+    const secure = `sha256$${createHash('sha256').update(key).digest('hex')}`
+    const read = async () => (await t.db.query<{ at: string | null }>(`SELECT last_used_at::text AS at FROM personal_api_keys WHERE secure_value = $1`, [secure]))[0].at
+    expect(await read()).toBeNull()
     await t.app.inject({ method: 'GET', url: `/api/organizations/${w.org.id}/members/`, headers: bearer(key) })
-    const [first] = await t.db.query<{ last_used_at: Date }>(`SELECT last_used_at FROM personal_api_keys WHERE secure_value = $1`, [`sha256$${(await import('node:crypto')).createHash('sha256').update(key).digest('hex')}`])
-    expect(first.last_used_at).toBeInstanceOf(Date)
+    const first = await read()
+    expect(first).not.toBeNull()
     await t.app.inject({ method: 'GET', url: `/api/organizations/${w.org.id}/members/`, headers: bearer(key) })
-    const [second] = await t.db.query<{ last_used_at: Date }>(`SELECT last_used_at FROM personal_api_keys WHERE last_used_at = $1`, [first.last_used_at])
-    expect(second).toBeDefined()
+    expect(await read()).toBe(first)
+    await t.db.query(`UPDATE personal_api_keys SET last_used_at = now() - interval '2 hours' WHERE secure_value = $1`, [secure])
+    const aged = await read()
+    await t.app.inject({ method: 'GET', url: `/api/organizations/${w.org.id}/members/`, headers: bearer(key) })
+    expect(await read()).not.toBe(aged)
   })
 
   it('stores only the SHA-256 of the key', async () => {
