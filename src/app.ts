@@ -10,6 +10,7 @@ import { ErrorBody } from './http/schemas.ts'
 import { validationToApiError } from './http/validation.ts'
 import { apiKeyRoutes } from './modules/api-keys/routes.ts'
 import { memberRoutes } from './modules/members/routes.ts'
+import { notImplementedRoutes } from './modules/not-implemented/routes.ts'
 import { organizationRoutes } from './modules/organizations/routes.ts'
 import { userRoutes } from './modules/users/routes.ts'
 import { createServices, type Services } from './services.ts'
@@ -111,6 +112,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   apiKeyRoutes(app, services)
   organizationRoutes(app, services)
   memberRoutes(app, services)
+  notImplementedRoutes(app)
 
   await app.ready()
   return { app, services }

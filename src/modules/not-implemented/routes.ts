@@ -1,0 +1,41 @@
+import type { FastifyInstance, HTTPMethods } from 'fastify'
+import { errors } from '../../http/errors.ts'
+
+/**
+ * PostHog operations orgd does not serve yet. They answer 501 with a message naming the
+ * operation, so a client fails loudly instead of meeting a silent 404 or a fake answer.
+ * Each entry disappears when its module lands.
+ */
+const PENDING: Array<{ method: HTTPMethods[]; url: string; what: string }> = []
+
+export function notImplementedRoutes(app: FastifyInstance): void {
+  for (const p of PENDING) {
+    app.route({
+      method: p.method,
+      url: p.url,
+      schema: { hide: true },
+      config: { access: { scope: 'none' } },
+      handler: async () => {
+        throw errors.notImplemented(`${p.what} is not implemented in this version of orgd yet.`)
+      },
+    })
+  }
+}
+
+export function pending(method: HTTPMethods[], url: string, what: string): void {
+  PENDING.push({ method, url, what })
+}
+
+const org = '/api/organizations/:organization_id'
+pending(['GET', 'POST'], `${org}/invites`, 'Organization invites')
+pending(['DELETE'], `${org}/invites/:id`, 'Organization invites')
+pending(['POST'], `${org}/invites/bulk`, 'Bulk invites')
+pending(['POST'], `${org}/invites/delegate`, 'Delegated invites')
+pending(['GET', 'POST'], '/api/signup/:invite_id', 'Joining through an invite')
+pending(['GET', 'POST'], `${org}/legal_documents`, 'Legal documents')
+pending(['GET', 'DELETE'], `${org}/legal_documents/:id`, 'Legal documents')
+pending(['GET'], `${org}/legal_documents/:id/download`, 'Legal document download')
+pending(['GET'], `${org}/oauth_applications`, 'OAuth applications')
+pending(['GET', 'POST'], `${org}/projects`, 'Projects')
+pending(['GET', 'PATCH', 'PUT', 'DELETE'], `${org}/projects/:id`, 'Projects')
+pending(['GET', 'PATCH', 'PUT'], '/api/projects/:id', 'Projects')
