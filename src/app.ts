@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Config } from './config.ts'
@@ -13,12 +14,15 @@ import { memberRoutes } from './modules/members/routes.ts'
 import { notImplementedRoutes } from './modules/not-implemented/routes.ts'
 import { organizationRoutes } from './modules/organizations/routes.ts'
 import { userRoutes } from './modules/users/routes.ts'
-import { createServices, type Services } from './services.ts'
+import { createServices, type ServiceOptions, type Services } from './services.ts'
+import { inviteRoutes } from './modules/invites/routes.ts'
+import { signupRoutes } from './modules/invites/signup-routes.ts'
 
 export interface BuildOptions {
   config: Config
   db: Db
   logger?: boolean
+  services?: ServiceOptions
 }
 
 /** Database errors that are the client's doing, in PostHog's words; anything else is a 500. */
@@ -54,10 +58,19 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
       customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: true, verbose: true, allErrors: false },
     },
   })
-  const services = createServices(db, config)
+  const services = createServices(db, config, {
+    ...opts.services,
+    log: opts.services?.log ?? ((msg, extra) => app.log.info(extra ?? {}, msg)),
+  })
+  // The worker belongs to the app's lifetime: stopped before the database closes.
+  app.addHook('onClose', async () => {
+    await services.worker.stop()
+    services.mailer.close()
+  })
 
   app.addSchema(ErrorBody)
   await app.register(cookie)
+  await app.register(formbody)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -112,6 +125,8 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   apiKeyRoutes(app, services)
   organizationRoutes(app, services)
   memberRoutes(app, services)
+  inviteRoutes(app, services)
+  signupRoutes(app, services)
   notImplementedRoutes(app)
 
   await app.ready()

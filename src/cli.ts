@@ -55,9 +55,27 @@ program
       await db.close()
     })
     await app.listen({ port: config.port, host: config.host })
+    if (config.runWorker) services.worker.start()
     if (!(await services.users.hasAnyUser())) {
       app.log.info(`No users yet. Create the first owner with: orgd bootstrap --email you@example.com --password '…' --first-name You --organization-name "Your org"`)
     }
+  })
+
+program
+  .command('worker')
+  .description('run only the background job worker (email delivery and other jobs)')
+  .action(async () => {
+    const config = loadConfig()
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 4 })
+    await migrate(db)
+    const services = createServices(db, config, { log: (msg, extra) => console.log(msg, extra ? JSON.stringify(extra) : '') })
+    services.worker.start()
+    console.log('orgd worker running')
+    closeWithGrace({ delay: 10_000 }, async () => {
+      await services.worker.stop()
+      services.mailer.close()
+      await db.close()
+    })
   })
 
 program

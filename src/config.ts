@@ -21,6 +21,14 @@ export interface Config {
   sessionTtlSeconds: number
   productName: string
   defaultEntitlements: ProductFeature[]
+  /** nodemailer SMTP URL; when absent each message is written as an .eml file under dataDir/mail. */
+  smtpUrl: string | null
+  emailFrom: string
+  /** Run the background worker inside `orgd serve` (default) or only in `orgd worker` processes. */
+  runWorker: boolean
+  jobPollMs: number
+  jobRetryBaseMs: number
+  jobMaxAttempts: number
 }
 
 export class ConfigError extends Error {}
@@ -65,6 +73,20 @@ function entitlements(raw: string | undefined): ProductFeature[] {
   return parsed.map((f: ProductFeature) => ({ key: f.key, name: typeof f.name === 'string' ? f.name : f.key, limit: f.limit ?? null, unit: f.unit ?? null }))
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (/^(1|true|yes|on)$/i.test(raw)) return true
+  if (/^(0|false|no|off)$/i.test(raw)) return false
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+}
+
+function smtpUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '') return null
+  if (!/^smtps?:\/\//.test(raw)) throw new ConfigError('SMTP_URL must start with smtp:// or smtps://')
+  return raw
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Reads every setting once and fails fast with a message naming the variable. */
@@ -94,6 +116,12 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 14 * 24 * 3600, 60, 365 * 24 * 3600),
     productName: env.PRODUCT_NAME ?? 'orgd',
     defaultEntitlements: entitlements(env.ORGD_DEFAULT_ENTITLEMENTS),
+    smtpUrl: smtpUrl(env.SMTP_URL),
+    emailFrom: env.EMAIL_FROM ?? `${env.PRODUCT_NAME ?? 'orgd'} <no-reply@${new URL(siteUrl).hostname}>`,
+    runWorker: bool(env, 'ORGD_RUN_WORKER', true),
+    jobPollMs: int(env, 'JOB_POLL_MS', 1000, 10, 60_000),
+    jobRetryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5000, 1, 3_600_000),
+    jobMaxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 8, 1, 100),
   }
 }
 
@@ -110,4 +138,10 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'SESSION_TTL_SECONDS', default: '1209600', meaning: 'lifetime of a login session cookie' },
   { name: 'PRODUCT_NAME', default: 'orgd', meaning: "the operator's product name, used in emails and documents" },
   { name: 'ORGD_DEFAULT_ENTITLEMENTS', default: '(all features)', meaning: 'JSON array of `{key,name,limit?,unit?}` given to new organizations' },
+  { name: 'SMTP_URL', default: '(unset)', meaning: 'SMTP server for email, e.g. `smtp://user:pass@mail:587`; unset writes `.eml` files under `ORGD_DATA_DIR/mail`' },
+  { name: 'EMAIL_FROM', default: '$PRODUCT_NAME <no-reply@host>', meaning: 'sender address of every email' },
+  { name: 'ORGD_RUN_WORKER', default: 'true', meaning: 'run the background job worker inside `orgd serve`' },
+  { name: 'JOB_POLL_MS', default: '1000', meaning: 'how often the worker looks for due jobs' },
+  { name: 'JOB_RETRY_BASE_MS', default: '5000', meaning: 'first retry delay of a failed job (doubles each attempt, at most 1 hour)' },
+  { name: 'JOB_MAX_ATTEMPTS', default: '8', meaning: 'attempts before a job is marked failed' },
 ]

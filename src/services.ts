@@ -1,20 +1,41 @@
 import type { Config } from './config.ts'
 import type { Db } from './db/index.ts'
+import { createMailer, type Mailer } from './adapters/mail.ts'
+import { JobWorker } from './jobs/queue.ts'
 import { createApiKeyService } from './modules/api-keys/service.ts'
+import { emailJobHandlers } from './modules/invites/emails.ts'
+import { createInviteService } from './modules/invites/service.ts'
 import { createMemberService } from './modules/members/service.ts'
 import { createOrganizationService } from './modules/organizations/service.ts'
 import { createUserService } from './modules/users/service.ts'
 
-/** Every domain service, built once per process over one database. */
-export function createServices(db: Db, config: Config) {
+export interface ServiceOptions {
+  /** Replaces the mailer built from config (tests pass one pointing at their SMTP server). */
+  mailer?: Mailer
+  log?: (msg: string, extra?: Record<string, unknown>) => void
+}
+
+/** Every domain service, built once per process over one database, plus the job worker. */
+export function createServices(db: Db, config: Config, opts: ServiceOptions = {}) {
+  const log = opts.log ?? (() => {})
+  const mailer = opts.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, dataDir: config.dataDir, log })
+  const worker = new JobWorker(db, { ...emailJobHandlers(config, mailer) }, {
+    pollMs: config.jobPollMs,
+    retryBaseMs: config.jobRetryBaseMs,
+    maxAttempts: config.jobMaxAttempts,
+    onError: (job, err) => log(`job ${job.kind} #${job.id} attempt ${job.attempts} failed`, { err: String(err) }),
+  })
   const apiKeys = createApiKeyService(db)
   return {
     db,
     config,
+    mailer,
+    worker,
     users: createUserService(db, config),
     apiKeys,
     organizations: createOrganizationService(db, config),
     members: createMemberService(db, apiKeys),
+    invites: createInviteService(db, config, () => worker.nudge()),
   }
 }
 

@@ -134,9 +134,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     if (req.body === undefined && (req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT')) req.body = {}
     const principal = await authenticate(req, services)
     req.principal = principal
+    if (principal) checkCsrf(req, principal)
     if (access.auth === 'public') return
     if (!principal) throw errors.notAuthenticated()
-    checkCsrf(req, principal)
     checkScope(principal, access.scope)
     if (access.org) {
       const param = (req.params as Record<string, string>).organization_id

@@ -116,3 +116,23 @@ export function validationToApiError(validation: AjvError[], body: unknown): Api
   }
   return single(validation[0], bodyIsArray)
 }
+
+import { Ajv } from 'ajv'
+import formatsModule from 'ajv-formats'
+import type { TSchema, Static } from '@sinclair/typebox'
+
+// Same options as the route validator in app.ts, for bodies a handler validates itself (bulk
+// invites check the array's shape before its items, as PostHog does).
+// ajv-formats is CommonJS with a `default` export property under NodeNext resolution.
+const addFormats = (formatsModule as unknown as { default: (a: Ajv) => Ajv }).default
+const ajv = new Ajv({ coerceTypes: false, removeAdditional: true, useDefaults: true, verbose: true, allErrors: false, strict: false })
+addFormats(ajv)
+
+/** Compiles a schema into a function that returns the (cleaned) value or throws PostHog's 400. */
+export function compileValidator<T extends TSchema>(schema: T): (data: unknown) => Static<T> {
+  const validate = ajv.compile(schema)
+  return (data) => {
+    if (!validate(data)) throw validationToApiError((validate.errors ?? []) as AjvError[], data)
+    return data as Static<T>
+  }
+}

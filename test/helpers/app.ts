@@ -2,7 +2,10 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import type { Db } from '../../src/db/index.ts'
-import type { Services } from '../../src/services.ts'
+import type { ServiceOptions, Services } from '../../src/services.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { UserRow } from '../../src/modules/users/store.ts'
 import { createTestDb } from './db.ts'
 
@@ -14,11 +17,15 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-/** The app over a fresh database of this run's kind; call close() in afterAll. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The app over a fresh database of this run's kind; call close() in afterAll. The job worker is
+ * not started: tests run jobs with `services.worker.drain()` (or start it themselves).
+ */
+export async function createTestApp(env: Record<string, string> = {}, serviceOptions: ServiceOptions = {}): Promise<TestApp> {
   const tdb = await createTestDb()
-  const config: Config = loadConfig({ LOG_LEVEL: 'silent', SITE_URL: 'http://orgd.test', ...env })
-  const { app, services } = await buildApp({ config, db: tdb.db })
+  const dataDir = mkdtempSync(join(tmpdir(), 'orgd-test-'))
+  const config: Config = loadConfig({ LOG_LEVEL: 'silent', SITE_URL: 'http://orgd.test', ORGD_DATA_DIR: dataDir, JOB_RETRY_BASE_MS: '20', ...env })
+  const { app, services } = await buildApp({ config, db: tdb.db, services: { log: () => {}, ...serviceOptions } })
   return {
     app,
     services,
@@ -27,6 +34,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     close: async () => {
       await app.close()
       await tdb.drop()
+      rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }

@@ -121,6 +121,16 @@ export const memberStore = {
     return rows[0]
   },
 
+  /** Adds a membership; null when the person is already a member. */
+  async insertNew(q: Queryable, organizationId: string, userId: number, level: number, invitedById: number | null): Promise<string | null> {
+    const rows = await q.query<{ id: string }>(
+      `INSERT INTO memberships (organization_id, user_id, level, invited_by_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (organization_id, user_id) DO NOTHING RETURNING id`,
+      [organizationId, userId, level, invitedById],
+    )
+    return rows[0]?.id ?? null
+  },
+
   async delete(q: Queryable, membershipId: string): Promise<void> {
     await q.query(`DELETE FROM memberships WHERE id = $1`, [membershipId])
   },

@@ -27,11 +27,6 @@ export function pending(method: HTTPMethods[], url: string, what: string): void 
 }
 
 const org = '/api/organizations/:organization_id'
-pending(['GET', 'POST'], `${org}/invites`, 'Organization invites')
-pending(['DELETE'], `${org}/invites/:id`, 'Organization invites')
-pending(['POST'], `${org}/invites/bulk`, 'Bulk invites')
-pending(['POST'], `${org}/invites/delegate`, 'Delegated invites')
-pending(['GET', 'POST'], '/api/signup/:invite_id', 'Joining through an invite')
 pending(['GET', 'POST'], `${org}/legal_documents`, 'Legal documents')
 pending(['GET', 'DELETE'], `${org}/legal_documents/:id`, 'Legal documents')
 pending(['GET'], `${org}/legal_documents/:id/download`, 'Legal document download')

@@ -82,3 +82,35 @@ export const projectStore = {
     return rows.map((r) => r.id)
   },
 }
+
+export type AccessLevel = 'none' | 'member' | 'admin'
+
+export interface ProjectAccessInfo {
+  id: number
+  /** The project-wide default row; null means the project is open to every member. */
+  default_level: AccessLevel | null
+  /** The given membership's own row, if any. */
+  member_level: AccessLevel | null
+}
+
+export const projectAccessStore = {
+  /** For each of these project ids that belongs to the organization: its default and the member's row. */
+  async inOrganization(q: Queryable, organizationId: string, projectIds: number[], membershipId: string | null): Promise<ProjectAccessInfo[]> {
+    if (projectIds.length === 0) return []
+    return q.query<ProjectAccessInfo>(
+      `SELECT p.id,
+              (SELECT access_level FROM project_access a WHERE a.project_id = p.id AND a.membership_id IS NULL) AS default_level,
+              (SELECT access_level FROM project_access a WHERE a.project_id = p.id AND a.membership_id = $3) AS member_level
+         FROM projects p WHERE p.organization_id = $1 AND p.id = ANY ($2::int[])`,
+      [organizationId, projectIds, membershipId],
+    )
+  },
+
+  async grant(q: Queryable, projectId: number, membershipId: string, level: AccessLevel): Promise<void> {
+    await q.query(
+      `INSERT INTO project_access (project_id, membership_id, access_level) VALUES ($1, $2, $3)
+       ON CONFLICT (project_id, membership_id) DO UPDATE SET access_level = EXCLUDED.access_level, updated_at = now()`,
+      [projectId, membershipId, level],
+    )
+  },
+}

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import { CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../../http/auth.ts'
+import { principalOf } from '../../http/auth.ts'
+import { clearSessionCookies, setSessionCookies } from './session-cookies.ts'
 import { errors } from '../../http/errors.ts'
 import { defineRoutes } from '../../http/routes.ts'
 import { errorResponses } from '../../http/schemas.ts'
@@ -20,11 +21,7 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
       schema: { tags: ['auth'], body: Login, response: { 200: Type.Object({ success: Type.Boolean() }), ...errorResponses(400) } },
       handler: async (req, reply) => {
         const { email, password } = req.body as Static<typeof Login>
-        const session = await services.users.login(email, password)
-        const cookie = { path: '/', sameSite: 'lax' as const, secure, expires: session.expiresAt }
-        reply.setCookie(SESSION_COOKIE, session.cookie, { ...cookie, httpOnly: true })
-        // Readable by the page so it can echo the token in X-CSRFToken (double submit).
-        reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...cookie, httpOnly: false })
+        setSessionCookies(reply, await services.users.login(email, password), secure)
         return { success: true }
       },
     },
@@ -36,8 +33,7 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
       handler: async (req, reply) => {
         const principal = principalOf(req)
         if (principal.kind === 'session') await services.users.logout(principal.session.id)
-        reply.clearCookie(SESSION_COOKIE, { path: '/' })
-        reply.clearCookie(CSRF_COOKIE, { path: '/' })
+        clearSessionCookies(reply)
         return reply.code(204).send()
       },
     },

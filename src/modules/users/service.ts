@@ -51,17 +51,30 @@ export function createUserService(db: Db, config: Config) {
       if (!user || !ok || !user.is_active) {
         throw errors.validation('Invalid email or password.', null, 'invalid_credentials')
       }
+      return this.startSession(user.id)
+    },
+
+    /** Opens a session for a user whose identity is already established (login, signup). */
+    async startSession(userId: number): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
       const cookie = randomToken(32)
       const csrfToken = randomToken(24)
       const expiresAt = new Date(Date.now() + config.sessionTtlSeconds * 1000)
       await db.tx(async (tx) => {
-        await tx.query(`INSERT INTO sessions (id, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`, [sha256Hex(cookie), user.id, csrfToken, expiresAt])
-        await userStore.touchLastLogin(tx, user.id)
+        await tx.query(`INSERT INTO sessions (id, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`, [sha256Hex(cookie), userId, csrfToken, expiresAt])
+        await userStore.touchLastLogin(tx, userId)
         // Expired sessions of this user are swept here rather than by a timer.
-        await tx.query(`DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, [user.id])
+        await tx.query(`DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, [userId])
       })
       return { cookie, csrfToken, expiresAt }
     },
+
+    /** Django's default password rule that PostHog's signup applies: at least 8 characters. */
+    checkNewPassword(password: string): void {
+      if (password.length < 8) throw errors.validation('This password is too short. It must contain at least 8 characters.', 'password', 'password_too_short')
+    },
+
+    hashPassword,
+    newDistinctId: () => randomToken(32),
 
     async logout(sessionId: string): Promise<void> {
       await db.query(`DELETE FROM sessions WHERE id = $1`, [sessionId])

@@ -1,0 +1,108 @@
+import type { Config } from '../../config.ts'
+
+export type SignupPageState =
+  | {
+      kind: 'create' | 'join' | 'login'
+      inviteId: string
+      organizationName: string
+      inviterName: string
+      email: string
+      firstName: string
+      csrfToken?: string
+      error?: string
+      firstNameValue?: string
+    }
+  | { kind: 'error'; inviteId: string; message: string; error?: string; firstNameValue?: string }
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+}
+
+function page(config: Config, title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)} · ${esc(config.productName)}</title>
+<style>
+  body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; background: #f3f4ef; color: #1d1f27; margin: 0; }
+  main { max-width: 420px; margin: 8vh auto; background: #fff; border-radius: 8px; padding: 32px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+  h1 { font-size: 1.4rem; margin-top: 0; }
+  label { display: block; font-weight: 600; margin: 16px 0 4px; }
+  input { width: 100%; box-sizing: border-box; padding: 8px 10px; font-size: 1rem; border: 1px solid #c4c6cd; border-radius: 4px; }
+  input[readonly] { background: #f3f4f6; }
+  button { margin-top: 20px; width: 100%; padding: 10px; font-size: 1rem; background: #1d4aff; color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
+  .error { background: #fde8e8; color: #8a1c1c; padding: 10px 12px; border-radius: 4px; margin: 12px 0; }
+  .muted { color: #5f6270; }
+</style>
+</head>
+<body><main>${body}</main></body>
+</html>`
+}
+
+export function renderSignupPage(config: Config, s: SignupPageState): string {
+  const error = s.error ? `<p class="error" role="alert">${esc(s.error)}</p>` : ''
+  if (s.kind === 'error') {
+    return page(config, 'Invite', `<h1>This invite can't be used</h1><p class="error" role="alert">${esc(s.message)}</p>${error}`)
+  }
+  const intro = `<h1>Join ${esc(s.organizationName)}</h1>
+<p class="muted">${esc(s.inviterName)} invited <strong>${esc(s.email)}</strong> to join <strong>${esc(s.organizationName)}</strong> on ${esc(config.productName)}.</p>${error}`
+  const action = `/signup/${encodeURIComponent(s.inviteId)}`
+  if (s.kind === 'join') {
+    return page(
+      config,
+      `Join ${s.organizationName}`,
+      `${intro}
+<form method="post" action="${esc(action)}">
+  <input type="hidden" name="action" value="join">
+  <input type="hidden" name="csrf_token" value="${esc(s.csrfToken ?? '')}">
+  <p>You are signed in as <strong>${esc(s.email)}</strong>.</p>
+  <button type="submit">Join ${esc(s.organizationName)}</button>
+</form>`,
+    )
+  }
+  if (s.kind === 'login') {
+    return page(
+      config,
+      `Join ${s.organizationName}`,
+      `${intro}
+<p>You already have an account. Log in to join.</p>
+<form method="post" action="${esc(action)}">
+  <input type="hidden" name="action" value="login">
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" value="${esc(s.email)}" readonly autocomplete="username">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" required autocomplete="current-password">
+  <button type="submit">Log in and join</button>
+</form>`,
+    )
+  }
+  return page(
+    config,
+    `Join ${s.organizationName}`,
+    `${intro}
+<form method="post" action="${esc(action)}">
+  <input type="hidden" name="action" value="create">
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" value="${esc(s.email)}" readonly autocomplete="username">
+  <label for="first_name">First name</label>
+  <input id="first_name" name="first_name" type="text" required maxlength="150" value="${esc(s.firstNameValue ?? s.firstName)}" autocomplete="given-name">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" required minlength="8" autocomplete="new-password" aria-describedby="password-help">
+  <p id="password-help" class="muted">At least 8 characters.</p>
+  <button type="submit">Create account and join</button>
+</form>`,
+  )
+}
+
+export function renderJoined(config: Config, organizationName: string | null, email: string | null): string {
+  if (!organizationName) {
+    return page(config, 'Not found', `<h1>Nothing to show</h1><p>Sign in to see your organizations.</p>`)
+  }
+  return page(
+    config,
+    `You joined ${organizationName}`,
+    `<h1>You joined ${esc(organizationName)}</h1><p>You are now a member of <strong>${esc(organizationName)}</strong>, signed in as ${esc(email ?? '')}.</p>`,
+  )
+}
