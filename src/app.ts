@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
+import multipart from '@fastify/multipart'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Config } from './config.ts'
@@ -13,9 +14,14 @@ import { apiKeyRoutes } from './modules/api-keys/routes.ts'
 import { memberRoutes } from './modules/members/routes.ts'
 import { notImplementedRoutes } from './modules/not-implemented/routes.ts'
 import { organizationRoutes } from './modules/organizations/routes.ts'
+import { oauthApplicationRoutes } from './modules/oauth/routes.ts'
+import { oauthServerRoutes } from './modules/oauth/server-routes.ts'
+import { projectRoutes } from './modules/projects/routes.ts'
 import { userRoutes } from './modules/users/routes.ts'
 import { createServices, type ServiceOptions, type Services } from './services.ts'
 import { inviteRoutes } from './modules/invites/routes.ts'
+import { legalDocumentRoutes } from './modules/legal-documents/routes.ts'
+import { localFilesRoutes } from './adapters/storage/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
 
 export interface BuildOptions {
@@ -66,11 +72,14 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   app.addHook('onClose', async () => {
     await services.worker.stop()
     services.mailer.close()
+    services.storage.close()
   })
 
   app.addSchema(ErrorBody)
   await app.register(cookie)
   await app.register(formbody)
+  // PostHog's API accepts multipart/form-data bodies too; fields become a plain object.
+  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: config.bodyLimit, fields: 200, files: 0 } })
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -127,6 +136,11 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   memberRoutes(app, services)
   inviteRoutes(app, services)
   signupRoutes(app, services)
+  oauthApplicationRoutes(app, services)
+  oauthServerRoutes(app, services)
+  projectRoutes(app, services)
+  legalDocumentRoutes(app, services)
+  localFilesRoutes(app, services.storage, services.secretKey)
   notImplementedRoutes(app)
 
   await app.ready()

@@ -45,6 +45,8 @@ export class JobWorker {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   private stopped = true
+  /** Set by stop(): a drain in progress finishes its batch and returns. */
+  private stopping = false
   private wakeRequested = false
 
   constructor(
@@ -56,11 +58,13 @@ export class JobWorker {
   start(): void {
     if (!this.stopped) return
     this.stopped = false
+    this.stopping = false
     this.schedule(0)
   }
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopping = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.running
@@ -91,11 +95,15 @@ export class JobWorker {
     this.timer.unref?.()
   }
 
-  /** Runs due jobs until none is left; returns how many ran. Tests call it directly. */
+  /**
+   * Runs the jobs that are due when it starts, until none of them is left; returns how many ran.
+   * A retry that falls due meanwhile waits for the next drain. Tests call it directly.
+   */
   async drain(limit = 1000): Promise<number> {
+    const [{ t }] = await this.db.query<{ t: Date }>(`SELECT now() AS t`)
     let ran = 0
-    while (ran < limit && !(this.stopped && ran > 0)) {
-      const batch = await this.claim(10)
+    while (ran < limit && !this.stopping) {
+      const batch = await this.claim(10, t)
       if (batch.length === 0) break
       await Promise.all(batch.map((job) => this.run(job)))
       ran += batch.length
@@ -103,16 +111,16 @@ export class JobWorker {
     return ran
   }
 
-  private async claim(n: number): Promise<JobRow[]> {
+  private async claim(n: number, dueBy: Date): Promise<JobRow[]> {
     const lockMs = this.opts.lockMs ?? 5 * 60_000
     return this.db.query<JobRow>(
       `UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = now() + ($2::int * interval '1 millisecond'), updated_at = now()
         WHERE id IN (
           SELECT id FROM jobs
-           WHERE (status = 'queued' AND run_at <= now()) OR (status = 'running' AND locked_until < now())
+           WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < now())
            ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, kind, payload, status, attempts, max_attempts, run_at, last_error, finished_at`,
-      [n, lockMs],
+      [n, lockMs, dueBy],
     )
   }
 

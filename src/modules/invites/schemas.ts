@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import { DateTime, Nullable, Paginated, UserBasic } from '../../http/schemas.ts'
-import { Level } from '../members/schemas.ts'
+import { Level, LevelInput } from '../members/schemas.ts'
 
 export const InviteInput = Type.Object({
   target_email: Type.String({ format: 'email', maxLength: 254 }),
   first_name: Type.Optional(Type.String({ maxLength: 30 })),
-  level: Type.Optional(Level),
+  level: Type.Optional(LevelInput),
   message: Type.Optional(Nullable(Type.String())),
   // Checked by hand to give PostHog's own messages for each malformed shape.
   private_project_access: Type.Optional(Type.Unknown({ description: 'List of {id: project id, level: "member" | "admin"}' })),
@@ -57,7 +57,9 @@ export const SignupPreview = Type.Object({
 export const SignupInput = Type.Object({
   first_name: Type.Optional(Type.String({ maxLength: 150 })),
   password: Type.Optional(Type.String()),
-  role_at_organization: Type.Optional(Nullable(Type.String())),
+  role_at_organization: Type.Optional(
+    Nullable(Type.Unsafe<string>({ enum: ['engineering', 'data', 'product', 'founder', 'leadership', 'marketing', 'sales', 'other', ''] })),
+  ),
 })
 
 export const SignupResult = Type.Object({

@@ -18,7 +18,7 @@ export const MAX_BULK_INVITES = 20
 export interface InviteInput {
   target_email: string
   first_name?: string
-  level?: 1 | 8 | 15
+  level?: 1 | 8 | 15 | '1' | '8' | '15'
   message?: string | null
   private_project_access?: unknown
   send_email?: boolean
@@ -196,7 +196,8 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
     async create(org: OrgContext, requester: UserRow, inputs: InviteInput[], indexed: boolean): Promise<InviteView[]> {
       checkCanInvite(org)
       const requesterLevel = org.level ?? 0
-      const items = inputs.map((input, i) => {
+      const items = inputs.map((raw, i) => {
+        const input = { ...raw, level: raw.level === undefined ? undefined : Number(raw.level) }
         const attr = indexed ? `__${i}__${PPA_ATTR}` : PPA_ATTR
         if (input.level !== undefined && input.level > requesterLevel) {
           throw errors.permissionDenied('You cannot invite a user with a higher permission level than your own.')
@@ -378,7 +379,7 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
             distinctId: newAccount.distinctId,
             isEmailVerified: false,
           })
-          if (newAccount.roleAtOrganization) await q.query(`UPDATE users SET role_at_organization = $2 WHERE id = $1`, [member.id, newAccount.roleAtOrganization])
+          if (newAccount.roleAtOrganization != null) await q.query(`UPDATE users SET role_at_organization = $2 WHERE id = $1`, [member.id, newAccount.roleAtOrganization])
         } else {
           await validateForUse(q, invite, member, null, false)
         }

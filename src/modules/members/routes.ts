@@ -48,7 +48,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       handler: async (req) => {
         const { user__uuid } = req.params as Static<typeof MemberParams>
         const body = req.body as Static<typeof MemberPatch>
-        return services.members.updateLevel(orgOf(req), principalOf(req).user, user__uuid, body.level)
+        return services.members.updateLevel(orgOf(req), principalOf(req).user, user__uuid, body.level === undefined ? undefined : Number(body.level))
       },
     },
     {

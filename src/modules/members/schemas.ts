@@ -17,7 +17,13 @@ export const OrganizationMember = Type.Object({
 
 export const MemberList = Paginated(OrganizationMember)
 
-export const MemberPatch = Type.Object({ level: Type.Optional(Level) })
+/**
+ * A level as a client may send it: DRF's ChoiceField also takes "8" for 8 (and form bodies only
+ * have strings). Normalized with Number() before use.
+ */
+export const LevelInput = Type.Unsafe<1 | 8 | 15 | '1' | '8' | '15'>({ enum: [1, 8, 15, '1', '8', '15'], description: '1 member, 8 admin, 15 owner' })
+
+export const MemberPatch = Type.Object({ level: Type.Optional(LevelInput) })
 
 export const MemberParams = Type.Object({ organization_id: Type.String(), user__uuid: Type.String() })
 
