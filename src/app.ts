@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import multipart from '@fastify/multipart'
@@ -40,14 +40,10 @@ function fromDatabase(err: { code?: string; constraint?: string }): ApiError | n
       return errors.validation('An object with these values already exists.', null, 'unique')
     case '23503':
       return errors.validation('A related object does not exist.', null, 'does_not_exist')
-    case '22P02':
-    case '22003':
-    case '22007':
-    case '22008':
-    case '22001':
-      return errors.validation('Invalid input.')
     default:
-      return null
+      // Class 22 is "data exception": a value the database cannot take (a NUL byte, an
+      // out-of-range number or date) is the client's input, never a server error.
+      return err.code?.startsWith('22') ? errors.validation('Invalid input.') : null
   }
 }
 
@@ -58,6 +54,11 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     bodyLimit: config.bodyLimit,
     trustProxy: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // The router's own failures (an undecodable path segment) get PostHog's error body too.
+    frameworkErrors: (error, _req, reply) => {
+      const e = error.code === 'FST_ERR_BAD_URL' ? errors.notFound('Endpoint not found.') : errors.parseError(error.message)
+      void (reply as unknown as FastifyReply).code(e.statusCode).type('application/json').send(e.body())
+    },
     ajv: {
       // No coercion: a null must stay null so it can be reported as "may not be null"; query
       // strings are parsed by hand (DRF falls back instead of failing on a bad limit).
@@ -102,6 +103,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = errors.tooLarge()
     else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = errors.unsupportedMediaType(String(req.headers['content-type'] ?? ''))
     else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') apiError = errors.parseError('Invalid Content-Length.')
+    else if (req.isMultipart?.() && !err.code?.match(/^[0-9A-Z]{5}$/)) apiError = errors.parseError(`Multipart form parse error - ${err.message}`)
     else apiError = fromDatabase(err)
     if (!apiError && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       apiError = new ApiError(err.statusCode, 'invalid_request', 'invalid_request', err.message)

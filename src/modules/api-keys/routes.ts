@@ -41,6 +41,13 @@ const tags = ['personal_api_keys']
  * A personal API key may only read itself (PostHog's PersonalApiKeySelfAccessPermission); keys
  * are managed from a logged-in session.
  */
+/** Key ids are base62 tokens; anything else names no key. */
+function keyId(req: FastifyRequest): string {
+  const { id } = req.params as { id: string }
+  if (id !== '@current' && !/^[0-9A-Za-z]{1,50}$/.test(id)) throw errors.notFound()
+  return id
+}
+
 function sessionUser(req: FastifyRequest) {
   const principal = principalOf(req)
   if (principal.kind === 'personal_api_key') throw errors.permissionDenied('This action does not support Personal API Key access')
@@ -59,7 +66,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
     {
       method: 'POST',
       url: '/api/personal_api_keys',
-      access: { scope: 'none', sensitive: true },
+      access: { scope: 'none', sensitive: true, precheck: (req) => void sessionUser(req) },
       schema: { tags, body: ApiKeyCreate, response: { 201: ApiKey, ...errorResponses(400, 401, 403) } },
       handler: async (req, reply) => reply.code(201).send(await services.apiKeys.create(sessionUser(req), req.body as Static<typeof ApiKeyCreate>)),
     },
@@ -70,7 +77,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
       schema: { tags, params: IdParam, response: { 200: ApiKey, ...errorResponses(401, 403, 404) } },
       handler: async (req) => {
         const principal = principalOf(req)
-        const { id } = req.params as Static<typeof IdParam>
+        const id = keyId(req)
         if (principal.kind === 'personal_api_key') {
           if (id !== '@current' && id !== principal.key.id) throw errors.permissionDenied('This action does not support Personal API Key access')
           return services.apiKeys.get(principal.user, principal.key.id)
@@ -83,10 +90,10 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
     {
       method: ['PATCH', 'PUT'],
       url: '/api/personal_api_keys/:id',
-      access: { scope: 'none', sensitive: true },
+      access: { scope: 'none', sensitive: true, precheck: (req) => void sessionUser(req) },
       schema: { tags, params: IdParam, body: ApiKeyPatch, response: { 200: ApiKey, ...errorResponses(400, 401, 403, 404) } },
       handler: async (req) => {
-        const { id } = req.params as Static<typeof IdParam>
+        const id = keyId(req)
         return services.apiKeys.update(sessionUser(req), id, req.body as Static<typeof ApiKeyPatch>)
       },
     },
@@ -96,7 +103,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
       access: { scope: 'none', sensitive: true },
       schema: { tags, params: IdParam, response: { 204: { type: 'null' }, ...errorResponses(401, 403, 404) } },
       handler: async (req, reply) => {
-        const { id } = req.params as Static<typeof IdParam>
+        const id = keyId(req)
         await services.apiKeys.delete(sessionUser(req), id)
         return reply.code(204).send()
       },
@@ -107,7 +114,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
       access: { scope: 'none', sensitive: true },
       schema: { tags, params: IdParam, response: { 200: ApiKey, ...errorResponses(401, 403, 404) } },
       handler: async (req) => {
-        const { id } = req.params as Static<typeof IdParam>
+        const id = keyId(req)
         return services.apiKeys.roll(sessionUser(req), id)
       },
     },

@@ -14,7 +14,8 @@ const tags = ['members']
 function parseUpdatedAfter(raw: unknown): Date | undefined {
   if (raw === undefined || raw === '') return undefined
   const d = typeof raw === 'string' ? new Date(raw) : new Date(NaN)
-  if (Number.isNaN(d.getTime())) {
+  // Years outside 1..9999 parse in JavaScript but not in every PostgreSQL build.
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
     throw errors.validation('Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].', 'updated_after')
   }
   return d
@@ -43,7 +44,12 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
     {
       method: ['PATCH', 'PUT'],
       url: `${BASE}/:user__uuid`,
-      access: { scope: 'organization_member:write', org: true, sensitive: true },
+      access: {
+        scope: 'organization_member:write',
+        org: true,
+        sensitive: true,
+        precheck: (req) => services.members.checkCanEditTarget(orgOf(req), principalOf(req).user, (req.params as { user__uuid: string }).user__uuid),
+      },
       schema: { tags, params: MemberParams, body: MemberPatch, response: { 200: OrganizationMember, ...errorResponses(400, 401, 403, 404) } },
       handler: async (req) => {
         const { user__uuid } = req.params as Static<typeof MemberParams>

@@ -93,6 +93,12 @@ export function createMemberService(db: Db, apiKeys: ApiKeyService) {
       return { count, results: rows.map((r) => view(r, false)) }
     },
 
+    /** The object check alone, before the body is looked at (see Access.precheck). */
+    async checkCanEditTarget(org: OrgContext, requester: UserRow, param: string): Promise<void> {
+      const t = await target(db, org, requester, param)
+      checkCanEdit(org.level ?? 0, requester.id, t)
+    },
+
     async updateLevel(org: OrgContext, requester: UserRow, param: string, newLevel: number | undefined): Promise<MemberView> {
       return db.tx(async (q) => {
         const requesterLevel = await lockedRequesterLevel(q, org, requester)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Static } from '@sinclair/typebox'
 import { orgOf, principalOf } from '../../http/auth.ts'
+import { errors } from '../../http/errors.ts'
 import { paginate, readPage } from '../../http/pagination.ts'
 import { defineRoutes } from '../../http/routes.ts'
 import { errorResponses, OrganizationIdParam } from '../../http/schemas.ts'
@@ -50,7 +51,15 @@ export function organizationRoutes(app: FastifyInstance, services: Services): vo
     {
       method: ['PATCH', 'PUT'],
       url: '/api/organizations/:organization_id',
-      access: { scope: 'organization:write', org: true, nonMember: 'not_found', sensitive: true },
+      access: {
+        scope: 'organization:write',
+        org: true,
+        nonMember: 'not_found',
+        sensitive: true,
+        precheck: (req) => {
+          if ((orgOf(req).level ?? 0) < 8) throw errors.permissionDenied('Your organization access level is insufficient.')
+        },
+      },
       schema: { tags, params: OrganizationIdParam, body: OrganizationPatch, response: { 200: Organization, ...errorResponses(400, 401, 403, 404) } },
       handler: async (req) =>
         organizationJson(await services.organizations.update(orgOf(req), principalOf(req).user, req.body as Static<typeof OrganizationPatch>)),
