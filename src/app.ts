@@ -14,14 +14,9 @@ import { apiKeyRoutes } from './modules/api-keys/routes.ts'
 import { memberRoutes } from './modules/members/routes.ts'
 import { notImplementedRoutes } from './modules/not-implemented/routes.ts'
 import { organizationRoutes } from './modules/organizations/routes.ts'
-import { oauthApplicationRoutes } from './modules/oauth/routes.ts'
-import { oauthServerRoutes } from './modules/oauth/server-routes.ts'
-import { projectRoutes } from './modules/projects/routes.ts'
 import { userRoutes } from './modules/users/routes.ts'
 import { createServices, type ServiceOptions, type Services } from './services.ts'
 import { inviteRoutes } from './modules/invites/routes.ts'
-import { legalDocumentRoutes } from './modules/legal-documents/routes.ts'
-import { localFilesRoutes } from './adapters/storage/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
 
 export interface BuildOptions {
@@ -73,7 +68,6 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   app.addHook('onClose', async () => {
     await services.worker.stop()
     services.mailer.close()
-    services.storage.close()
   })
 
   app.addSchema(ErrorBody)
@@ -138,11 +132,6 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   memberRoutes(app, services)
   inviteRoutes(app, services)
   signupRoutes(app, services)
-  oauthApplicationRoutes(app, services)
-  oauthServerRoutes(app, services)
-  projectRoutes(app, services)
-  legalDocumentRoutes(app, services)
-  localFilesRoutes(app, services.storage, services.secretKey)
   notImplementedRoutes(app)
 
   await app.ready()

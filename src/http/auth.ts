@@ -33,6 +33,11 @@ export interface Access {
   nonMember?: 'forbidden' | 'not_found'
   /** A session older than two hours may not do this (PostHog's TimeSensitiveActionPermission). */
   sensitive?: boolean
+  /**
+   * Object-level rights checked before the body is validated, as DRF checks object permissions
+   * before the serializer runs (a member sending a bad level to someone else gets the 403).
+   */
+  precheck?: (req: FastifyRequest) => Promise<void> | void
 }
 
 declare module 'fastify' {
@@ -138,6 +143,17 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     if (access.auth === 'public') return
     if (!principal) throw errors.notAuthenticated()
     checkScope(principal, access.scope)
+    if (
+      !access.org &&
+      principal.kind === 'personal_api_key' &&
+      principal.key.scopedTeams &&
+      principal.key.scopedTeams.length > 0 &&
+      typeof access.scope === 'string' &&
+      access.scope.includes(':') &&
+      !access.scope.startsWith('user:')
+    ) {
+      throw errors.permissionDenied('API keys with scoped projects are only supported on project-based endpoints.')
+    }
     if (access.org) {
       const param = (req.params as Record<string, string>).organization_id
       const org = await services.organizations.resolveForUser(principal.user, param)
@@ -155,6 +171,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
         )
       }
     }
+    if (access.precheck) await access.precheck(req)
   })
 }
 
