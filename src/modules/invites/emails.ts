@@ -3,16 +3,13 @@ import type { Config } from '../../config.ts'
 import type { Mailer, MailMessage } from '../../adapters/mail.ts'
 import type { JobHandler } from '../../jobs/queue.ts'
 import { INVITE_DAYS_VALIDITY, inviteStore } from './store.ts'
+import { esc } from '../../lib/html.ts'
 
 export const EMAIL_JOBS = {
   invite: 'email.invite',
   delegation: 'email.delegation',
   memberJoined: 'email.member_joined',
 } as const
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
 
 function layout(productName: string, bodyHtml: string): string {
   return `<!doctype html><html><body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1f27;max-width:560px;margin:0 auto;padding:24px">

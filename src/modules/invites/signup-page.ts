@@ -1,4 +1,5 @@
 import type { Config } from '../../config.ts'
+import { esc } from '../../lib/html.ts'
 
 export type SignupPageState =
   | {
@@ -13,10 +14,6 @@ export type SignupPageState =
       firstNameValue?: string
     }
   | { kind: 'error'; inviteId: string; message: string; error?: string; firstNameValue?: string }
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
 
 function page(config: Config, title: string, body: string): string {
   return `<!doctype html>
