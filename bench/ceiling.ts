@@ -30,7 +30,7 @@ export async function ceilingMembers(q: Queryable, token: string, organizationId
   return { count: org.member_count, results: rows }
 }
 
-/** `searchFn` swaps in another search statement (bench/proposals.ts); the default is orgd's own. */
+/** `searchFn` lets a candidate search statement be measured beside orgd's own (the default). */
 export async function buildCeiling(q: Queryable, searchFn: SearchFn = memberStore.search): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   app.get('/api/organizations/:organization_id/members/', async (req, reply) => {

@@ -5,7 +5,7 @@
 //
 // Process layout (2 cores here): this process only generates load (autocannon, and the paced
 // generator in bench/paced.ts) and records it; bench/server.ts runs in a child process and serves
-// orgd, the ceiling and the ceiling with the proposed search SQL on three ports (one under load
+// orgd and the ceiling on two ports (one under load
 // at a time); PostgreSQL runs in its own processes. All of them share the machine's cores.
 import autocannon, { type Result } from 'autocannon'
 import { fork, execFileSync, type ChildProcess } from 'node:child_process'
@@ -233,7 +233,7 @@ async function waitForQuiet(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Load
 // ---------------------------------------------------------------------------------------------
-type TargetName = 'orgd' | 'ceiling' | 'proposed'
+type TargetName = 'orgd' | 'ceiling'
 interface Target {
   name: TargetName
   url: string
@@ -347,7 +347,7 @@ async function measure(server: Server, targets: Target[], headers: Record<string
 
 export interface HalfLoad {
   rate: number
-  /** autocannon `overallRate` (bursty: see bench/paced.ts); not run for the proposal. */
+  /** autocannon `overallRate` (bursty: see bench/paced.ts). */
   autocannon: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } | null
   /** Evenly spaced requests at the same average rate. */
   paced: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number; maxSendLagMs: number }
@@ -472,7 +472,6 @@ interface Scenario {
   count: number
   orgd: Measured
   ceiling: Measured
-  proposed: Measured | null
   ratio: number
   /**
    * The same ratio from the CPU a request costs the server side (server process + PostgreSQL
@@ -480,7 +479,6 @@ interface Scenario {
    */
   cpuRatio: number
   half: HalfLoad
-  proposedHalf: HalfLoad | null
 }
 
 interface BackendResult {
@@ -489,11 +487,11 @@ interface BackendResult {
   poolSize: number | null
   seed: { members: number; seconds: number; largeMembers: number; largeSeconds: number }
   scenarios: Scenario[]
-  large: { path: string; count: number; orgd: Measured; ceiling: Measured; proposed: Measured }
+  large: { path: string; count: number; orgd: Measured; ceiling: Measured }
   statementTimings: { small: StatementTiming[]; large: StatementTiming[] }
 }
 
-/** orgd, the ceiling and the proposal must answer the same page, or the comparison is void. */
+/** orgd and the ceiling must answer the same page, or the comparison is void. */
 async function sameAnswer(server: Server, path: string, headers: Record<string, string>, ports: number[]): Promise<number> {
   const get = async (port: number) => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers })
@@ -531,38 +529,30 @@ async function runBackend(db: 'postgres' | 'pglite'): Promise<BackendResult> {
   const server = await Server.start(db, env)
   cleanups.push(() => server.stop())
   const { ready } = server
-  log(`${db}: seeded in ${fmt(ready.seedMs / 1000)} s; orgd on 127.0.0.1:${ready.orgdPort}, ceiling on :${ready.ceilingPort}, proposal on :${ready.proposedPort}`)
+  log(`${db}: seeded in ${fmt(ready.seedMs / 1000)} s; orgd on 127.0.0.1:${ready.orgdPort}, ceiling on :${ready.ceilingPort}`)
 
   const headers = { authorization: `Bearer ${ready.apiKey}` }
   const pathFor = (org: string, search: string | null) =>
     `/api/organizations/${org}/members/?limit=100${search ? `&search=${encodeURIComponent(search)}` : ''}`
   const at = (port: number, path: string) => `http://127.0.0.1:${port}${path}`
-  const targetsFor = (path: string, withProposal: boolean): Target[] => [
+  const targetsFor = (path: string): Target[] => [
     { name: 'orgd', url: at(ready.orgdPort, path) },
     { name: 'ceiling', url: at(ready.ceilingPort, path) },
-    ...(withProposal ? [{ name: 'proposed' as const, url: at(ready.proposedPort, path) }] : []),
   ]
-  const allPorts = [ready.orgdPort, ready.ceilingPort, ready.proposedPort]
+  const allPorts = [ready.orgdPort, ready.ceilingPort]
 
   const scenarios: Scenario[] = []
   for (const s of [
     { scenario: 'list' as const, path: pathFor(ready.organizationId, null) },
     { scenario: 'search' as const, path: pathFor(ready.organizationId, settings.search) },
   ]) {
-    const withProposal = s.scenario === 'search'
     const count = await sameAnswer(server, s.path, headers, allPorts)
-    const m = await measure(server, targetsFor(s.path, withProposal), headers, settings.connections, settings.rounds, settings.slice, settings.warmup)
+    const m = await measure(server, targetsFor(s.path), headers, settings.connections, settings.rounds, settings.slice, settings.warmup)
     log(`${db} ${s.scenario} orgd:     ${brief(m.orgd)}`)
     log(`${db} ${s.scenario} ceiling:  ${brief(m.ceiling)}`)
-    if (m.proposed) log(`${db} ${s.scenario} proposed: ${brief(m.proposed)}`)
     const half = await halfLoad(server, m.orgd.url, headers, m.orgd.reqPerSec)
     log(`${db} ${s.scenario} orgd at ${half.rate} req/s: autocannon overallRate p50 ${fmt(half.autocannon!.p50Ms, 2)} / p99 ${fmt(half.autocannon!.p99Ms, 2)} ms; paced p50 ${fmt(half.paced.p50Ms, 2)} / p99 ${fmt(half.paced.p99Ms, 2)} ms`)
-    let proposedHalf: HalfLoad | null = null
-    if (m.proposed) {
-      proposedHalf = await halfLoad(server, m.proposed.url, headers, m.proposed.reqPerSec, false)
-      log(`${db} ${s.scenario} proposed at ${proposedHalf.rate} req/s: paced p50 ${fmt(proposedHalf.paced.p50Ms, 2)} / p99 ${fmt(proposedHalf.paced.p99Ms, 2)} ms`)
-    }
-    scenarios.push({ ...s, count, orgd: m.orgd, ceiling: m.ceiling, proposed: m.proposed ?? null, ratio: m.orgd.reqPerSec / m.ceiling.reqPerSec, cpuRatio: serverSideCpu(m.ceiling) / serverSideCpu(m.orgd), half, proposedHalf })
+    scenarios.push({ ...s, count, orgd: m.orgd, ceiling: m.ceiling, ratio: m.orgd.reqPerSec / m.ceiling.reqPerSec, cpuRatio: serverSideCpu(m.ceiling) / serverSideCpu(m.orgd), half })
   }
 
   const small = await server.call<StatementTiming[]>({ cmd: 'timings', organizationId: ready.organizationId, search: settings.search, budgetMs: 1000 })
@@ -572,10 +562,9 @@ async function runBackend(db: 'postgres' | 'pglite'): Promise<BackendResult> {
   log(`${db}: seeded in ${fmt(largeOrg.seedMs / 1000)} s`)
   const largePath = pathFor(largeOrg.organizationId, settings.search)
   const largeCount = await sameAnswer(server, largePath, headers, allPorts)
-  const lm = await measure(server, targetsFor(largePath, true), headers, settings.largeConnections, settings.largeRounds, settings.largeSlice, 1)
+  const lm = await measure(server, targetsFor(largePath), headers, settings.largeConnections, settings.largeRounds, settings.largeSlice, 1)
   log(`${db} search in ${settings.large.toLocaleString('en')} orgd:     ${brief(lm.orgd)}`)
   log(`${db} search in ${settings.large.toLocaleString('en')} ceiling:  ${brief(lm.ceiling)}`)
-  log(`${db} search in ${settings.large.toLocaleString('en')} proposed: ${brief(lm.proposed)}`)
   const largeTimings = await server.call<StatementTiming[]>({ cmd: 'timings', organizationId: largeOrg.organizationId, search: settings.search, budgetMs: 1000 })
 
   // Plans of every statement, on both organizations, for the investigation (bench/results/).
@@ -599,7 +588,7 @@ async function runBackend(db: 'postgres' | 'pglite'): Promise<BackendResult> {
     poolSize: db === 'postgres' ? ready.poolSize : null,
     seed: { members: ready.members, seconds: ready.seedMs / 1000, largeMembers: largeOrg.members, largeSeconds: largeOrg.seedMs / 1000 },
     scenarios,
-    large: { path: largePath, count: largeCount, orgd: lm.orgd, ceiling: lm.ceiling, proposed: lm.proposed },
+    large: { path: largePath, count: largeCount, orgd: lm.orgd, ceiling: lm.ceiling },
     statementTimings: { small, large: largeTimings },
   }
 }
@@ -669,7 +658,7 @@ function report(m: Machine, results: BackendResult[], command: string): string {
     ),
   )
   const large = table(
-    ['database', 'request (matches)', 'orgd req/s', 'orgd p50 / p99', 'ceiling req/s', 'ceiling p50 / p99', 'proposed SQL req/s', 'proposed SQL p50 / p99'],
+    ['database', 'request (matches)', 'orgd req/s', 'orgd p50 / p99', 'ceiling req/s', 'ceiling p50 / p99'],
     results.map((r) => [
       r.db,
       `search=${settings.search} in ${n(r.seed.largeMembers)} (${n(r.large.count)})`,
@@ -677,31 +666,12 @@ function report(m: Machine, results: BackendResult[], command: string): string {
       `**${lat(r.large.orgd)}**`,
       fmt(r.large.ceiling.reqPerSec, 1),
       lat(r.large.ceiling),
-      fmt(r.large.proposed.reqPerSec, 1),
-      lat(r.large.proposed),
     ]),
-  )
-  const proposal = table(
-    ['database', 'request', 'orgd req/s', 'ceiling req/s', 'proposed SQL req/s', 'proposed SQL p50 / p99', 'its half load', 'p50 / p99 at half: paced'],
-    results.flatMap((r) =>
-      r.scenarios
-        .filter((s) => s.proposed && s.proposedHalf)
-        .map((s) => [
-          r.db,
-          `search=${settings.search} in ${n(r.seed.members)}`,
-          fmt(s.orgd.reqPerSec, 0),
-          fmt(s.ceiling.reqPerSec, 0),
-          fmt(s.proposed!.reqPerSec, 0),
-          lat(s.proposed!),
-          `${s.proposedHalf!.rate} req/s`,
-          `${fmt(s.proposedHalf!.paced.p50Ms, 1)} / ${fmt(s.proposedHalf!.paced.p99Ms, 1)} ms`,
-        ]),
-    ),
   )
   const cpu = table(
     ['database', 'request', 'route', 'server process', 'PostgreSQL', 'load generator', 'bytes/response'],
     results.flatMap((r) =>
-      [...r.scenarios.flatMap((s) => [s.orgd, s.ceiling, ...(s.proposed ? [s.proposed] : [])].map((x) => ({ s: s.scenario === 'list' ? 'list' : `search=${settings.search}`, x })))].map(({ s, x }) => [
+      [...r.scenarios.flatMap((s) => [s.orgd, s.ceiling].map((x) => ({ s: s.scenario === 'list' ? 'list' : `search=${settings.search}`, x })))].map(({ s, x }) => [
         r.db,
         s,
         x.target,
@@ -730,7 +700,7 @@ function report(m: Machine, results: BackendResult[], command: string): string {
       `Other processes used ${fmt((m.otherProcessesShare ?? 0) * 100, 0)}% of the machine while the bench measured.`,
     '',
     `Command: \`${command}\`. ${settings.connections} connections; each route warmed up ${settings.warmup} s, then measured ` +
-      `${settings.rounds} × ${settings.slice} s in alternating slices (orgd, ceiling[, proposal], then the reverse order). ` +
+      `${settings.rounds} × ${settings.slice} s in alternating slices (orgd, ceiling, then the reverse order). ` +
       `Half load: ${settings.halfDuration} s at half of orgd's measured req/s, once with autocannon \`overallRate\` and once paced evenly. ` +
       `${n(settings.large)}-member search: ${settings.largeConnections} connection, ${settings.largeRounds} × ${settings.largeSlice} s per route. ` +
       `Latencies are computed from every response's own time.`,
@@ -740,10 +710,6 @@ function report(m: Machine, results: BackendResult[], command: string): string {
     `Search in the ${n(settings.large)}-member organization (low concurrency):`,
     '',
     large,
-    '',
-    `The proposed search statement (bench/proposals.ts) in the ceiling, ${n(settings.small)} members:`,
-    '',
-    proposal,
     '',
     'CPU time per request (server process = orgd or the ceiling, plus PGlite itself on PGlite):',
     '',

@@ -18,7 +18,6 @@ import { memberStore } from '../src/modules/members/store.ts'
 import { organizationStore } from '../src/modules/organizations/store.ts'
 import { createServices } from '../src/services.ts'
 import { buildCeiling } from './ceiling.ts'
-import { searchTwoPhase } from './proposals.ts'
 import { checkMemberCount, seedLarge, seedSmall } from './seed.ts'
 
 export type Command =
@@ -32,8 +31,6 @@ export interface Ready {
   type: 'ready'
   orgdPort: number
   ceilingPort: number
-  /** The ceiling with the search statement proposed in bench/proposals.ts. */
-  proposedPort: number
   apiKey: string
   organizationId: string
   members: number
@@ -103,17 +100,14 @@ if (kind === 'postgres') {
 
 const { app } = await buildApp({ config, db })
 const ceiling: FastifyInstance = await buildCeiling(raw)
-const proposed: FastifyInstance = await buildCeiling(raw, searchTwoPhase)
 await app.listen({ port: 0, host: '127.0.0.1' })
 await ceiling.listen({ port: 0, host: '127.0.0.1' })
-await proposed.listen({ port: 0, host: '127.0.0.1' })
 const portOf = (a: FastifyInstance) => (a.server.address() as { port: number }).port
 
 const ready: Ready = {
   type: 'ready',
   orgdPort: portOf(app),
   ceilingPort: portOf(ceiling),
-  proposedPort: portOf(proposed),
   apiKey: small.apiKey,
   organizationId: small.organizationId,
   members,
@@ -131,7 +125,6 @@ function statements(organizationId: string, search: string): Array<[string, (q: 
     ['organizationStore.findWithLevel', (q) => organizationStore.findWithLevel(q, organizationId, small.ownerId)],
     ['memberStore.list (limit 100)', (q) => memberStore.list(q, organizationId, {}, false, 100, 0)],
     [`memberStore.search '${search}' (limit 100)`, (q) => memberStore.search(q, organizationId, search, {}, 100, 0)],
-    [`proposed search '${search}' (limit 100)`, (q) => searchTwoPhase(q, organizationId, search, {}, 100, 0)],
   ]
 }
 
@@ -211,7 +204,6 @@ process.on('message', async (msg: Command) => {
       case 'close':
         await app.close()
         await ceiling.close()
-        await proposed.close()
         await pool?.end()
         await db.close()
         process.send!({ type: 'result', id: msg.id, data: null }, undefined, {}, () => process.exit(0))
