@@ -81,9 +81,19 @@ export const inviteStore = {
     return rows[0] ?? null
   },
 
-  async getInOrganization(q: Queryable, organizationId: string, id: string): Promise<InviteRow | null> {
-    const rows = await q.query<InviteRow>(`SELECT ${COLUMNS} FROM invites i WHERE i.organization_id = $1 AND i.id = $2`, [organizationId, id])
+  async getInOrganization(q: Queryable, organizationId: string, id: string, forUpdate = false): Promise<InviteRow | null> {
+    const rows = await q.query<InviteRow>(`SELECT ${COLUMNS} FROM invites i WHERE i.organization_id = $1 AND i.id = $2${forUpdate ? ' FOR UPDATE' : ''}`, [organizationId, id])
     return rows[0] ?? null
+  },
+
+  /**
+   * Serialises every invite write of one organization: whoever reads the pending invites for an
+   * address (to merge or replace them) holds this until commit, so a concurrent request reads
+   * after it, never before. NO KEY UPDATE leaves inserts that reference the organization
+   * (memberships, jobs) unblocked.
+   */
+  async lockOrganization(q: Queryable, organizationId: string): Promise<void> {
+    await q.query(`SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE`, [organizationId])
   },
 
   /** Live (not expired) invites for these addresses, locked for the rest of the transaction. */

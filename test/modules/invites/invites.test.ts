@@ -335,3 +335,37 @@ describe('joining through an invite (spec 5)', () => {
     expect(u.accepted).toBeInstanceOf(Date)
   })
 })
+
+describe('odd and very long invite ids get PostHog’s answers, never a parse error', () => {
+  const ids = ['x'.repeat(501), 'x'.repeat(5000), `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}${'a'.repeat(600)}`, 'not-a-uuid', '0', '%E2%98%83']
+  const invalid = { type: 'validation_error', code: 'invalid_input', detail: 'The provided invite ID is not valid.', attr: null }
+
+  it('DELETE invites/:id/ is 404 "Not found."', async () => {
+    for (const id of ids) {
+      const res = await t.app.inject({ method: 'DELETE', url: `${base()}/${id}/`, headers: bearer(w.keys.owner) })
+      expect(res.statusCode, `${id.slice(0, 20)}… ${res.body.slice(0, 200)}`).toBe(404)
+      expect(res.json()).toEqual({ type: 'invalid_request', code: 'not_found', detail: 'Not found.', attr: null })
+    }
+  })
+
+  it('GET and POST /api/signup/:id/ are 400 "The provided invite ID is not valid."', async () => {
+    for (const id of ids) {
+      const get = await t.app.inject({ method: 'GET', url: `/api/signup/${id}/` })
+      expect(get.statusCode, `${id.slice(0, 20)}… ${get.body.slice(0, 200)}`).toBe(400)
+      expect(get.json()).toEqual(invalid)
+      const post = await t.app.inject({ method: 'POST', url: `/api/signup/${id}/`, payload: { first_name: 'Long', password: 'correct horse battery staple 5' } })
+      expect(post.statusCode, `${id.slice(0, 20)}… ${post.body.slice(0, 200)}`).toBe(400)
+      expect(post.json()).toEqual(invalid)
+    }
+    expect(await count('users', `first_name = 'Long'`)).toBe(0)
+  })
+
+  it('the /signup/:id page says the invite is not valid, in HTML', async () => {
+    for (const id of ids) {
+      const res = await t.app.inject({ method: 'GET', url: `/signup/${id}` })
+      expect(res.statusCode, `${id.slice(0, 20)}… ${res.body.slice(0, 200)}`).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^text\/html/)
+      expect(res.body).toContain('The provided invite ID is not valid.')
+    }
+  })
+})
