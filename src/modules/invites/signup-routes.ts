@@ -30,7 +30,7 @@ export function signupRoutes(app: FastifyInstance, services: Services): void {
       method: 'GET',
       url: '/api/signup/:invite_id',
       access: { auth: 'public' },
-      schema: { tags: ['invites'], response: { 200: SignupPreview, ...errorResponses(400) } },
+      schema: { tags: ['invites'], response: { 200: SignupPreview, ...errorResponses(400, 401) } },
       handler: async (req) => services.invites.preview((req.params as { invite_id: string }).invite_id, req.principal?.user ?? null),
     },
     {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addMember, bearer, createKey, createTestApp, createUser, expectErrorShape, login, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
+import { checkInviteResponses } from './contract.ts'
 
 let t: TestApp
 let w: World
@@ -7,6 +8,7 @@ const base = () => `/api/organizations/${w.org.id}/invites`
 
 beforeAll(async () => {
   t = await createTestApp()
+  await checkInviteResponses(t)
   w = await seedWorld(t.services)
 })
 afterAll(async () => t.close())
