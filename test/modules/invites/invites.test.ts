@@ -371,3 +371,18 @@ describe('odd and very long invite ids get PostHog’s answers, never a parse er
     }
   })
 })
+
+describe('the /signup/:id form with fields that are not strings', () => {
+  it('answers the page with the error (400), never a 500, and creates nothing', async () => {
+    const email = uniqueEmail('form-junk')
+    const inv = await t.app.inject({ method: 'POST', url: `${base()}/`, headers: bearer(w.keys.owner), payload: { target_email: email, send_email: false } })
+    const id = (inv.json() as { id: string }).id
+    for (const payload of [{ action: 'create', first_name: [{ id: 'x' }], password: 'correct horse battery staple 8' }, { action: 'create', first_name: 'Ann', password: 12345678901 }, { action: ['join'] }]) {
+      const res = await t.app.inject({ method: 'POST', url: `/signup/${id}`, payload })
+      expect(res.statusCode, res.body.slice(0, 300)).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^text\/html/)
+      expect(res.body).toContain('This field is required.')
+    }
+    expect(await count('users', `email = $1`, [email])).toBe(0)
+  })
+})
