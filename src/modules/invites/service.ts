@@ -221,31 +221,51 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
         if ((await existingMemberEmails(q, org.id, [...new Set(items.map((i) => i.email))])).length > 0) {
           throw errors.validation('A user with this email address already belongs to the organization.')
         }
-        const out: InviteView[] = new Array<InviteView>(items.length)
+        // Each item's level and project access as it will be written, in write order: a merging
+        // item takes in the pending invite it replaces (a live one, or an earlier item of this
+        // request for the same address).
+        const pending = new Map<string, Array<{ level: number; private_project_access: ProjectAccessItem[] | null }>>()
+        if (items.some((i) => i.combine)) {
+          for (const live of await inviteStore.liveForEmails(q, org.id, [...new Set(items.map((i) => i.email))])) {
+            pending.set(live.target_email.toLowerCase(), [...(pending.get(live.target_email.toLowerCase()) ?? []), live])
+          }
+        }
+        // An address given twice is written in rounds, so the later item replaces the earlier
+        // one exactly as two requests would; a batch with distinct addresses is one round.
+        const rounds: Array<Array<{ index: number; level: number; access: ProjectAccessItem[] | null }>> = []
+        const seen = new Map<string, number>()
         for (const index of writeOrder) {
           const item = items[index]
           let level: number = item.level
           let access = item.access
           if (item.combine) {
-            for (const live of await inviteStore.liveForEmails(q, org.id, [item.email])) {
+            for (const live of pending.get(item.email) ?? []) {
               level = Math.max(level, live.level)
               access = mergeProjectAccess(access, live.private_project_access)
             }
             if (level > requesterLevel) throw errors.permissionDenied('You cannot invite a user with a higher permission level than your own.')
           }
-          await replaceInvitesFor(q, org.id, [item.email])
-          const row = await inviteStore.insert(q, {
-            organizationId: org.id,
-            targetEmail: item.email,
-            firstName: item.firstName,
-            level,
-            createdById: requester.id,
-            message: item.message,
-            privateProjectAccess: access,
+          pending.set(item.email, [{ level, private_project_access: access }])
+          const round = seen.get(item.email) ?? 0
+          seen.set(item.email, round + 1)
+          ;(rounds[round] ??= []).push({ index, level, access })
+        }
+        const out: InviteView[] = new Array<InviteView>(items.length)
+        for (const round of rounds) {
+          await replaceInvitesFor(q, org.id, round.map((r) => items[r.index].email))
+          const rows = await inviteStore.insertMany(
+            q,
+            org.id,
+            requester.id,
+            EMAIL_JOBS.invite,
+            round.map((r) => {
+              const item = items[r.index]
+              return { targetEmail: item.email, firstName: item.firstName, level: r.level, message: item.message, privateProjectAccess: r.access, sendEmail: item.sendEmail }
+            }),
+          )
+          rows.forEach((row, k) => {
+            out[round[k].index] = newView(row, requester, items[round[k].index].sendEmail)
           })
-          if (item.sendEmail) await inviteStore.attachJob(q, row.id, await enqueue(q, EMAIL_JOBS.invite, { inviteId: row.id }))
-          await activityLog.record(q, { organizationId: org.id, userId: requester.id, scope: 'OrganizationInvite', itemId: row.id, activity: 'created', detail: { target_email: item.email, level } })
-          out[index] = newView(row, requester, item.sendEmail)
         }
         return out
       })

@@ -121,6 +121,54 @@ export const inviteStore = {
     return rows[0]
   },
 
+  /**
+   * Writes many invites (at most one per address), each with its email job when asked and its
+   * activity entry, in one statement: a bulk request costs one round trip, not one per item.
+   * Invite ids are drawn first so the job rows can name them and the invites their jobs.
+   * Rows come back in input order.
+   */
+  async insertMany(
+    q: Queryable,
+    organizationId: string,
+    createdById: number,
+    jobKind: string,
+    items: Array<Omit<NewInvite, 'organizationId' | 'createdById' | 'isSetupDelegation'> & { sendEmail: boolean }>,
+  ): Promise<InviteRow[]> {
+    if (items.length === 0) return []
+    const input = items.map((n, ord) => ({
+      ord,
+      target_email: n.targetEmail,
+      first_name: n.firstName,
+      level: n.level,
+      message: n.message,
+      private_project_access: n.privateProjectAccess,
+      send_email: n.sendEmail,
+    }))
+    const rows = await q.query<InviteRow & { ord: number }>(
+      `WITH input AS (
+         SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb)
+           AS x(ord int, target_email text, first_name text, level int, message text, private_project_access jsonb, send_email boolean)
+       ), queued AS (
+         INSERT INTO jobs (kind, payload, max_attempts)
+         SELECT $4, jsonb_build_object('inviteId', input.id), 8 FROM input WHERE input.send_email ORDER BY input.ord
+         RETURNING id, (payload->>'inviteId')::uuid AS invite_id
+       ), inserted AS (
+         INSERT INTO invites AS i (id, organization_id, target_email, first_name, level, created_by_id, message, private_project_access, email_job_id)
+         SELECT input.id, $2, input.target_email, input.first_name, input.level, $3, input.message,
+                CASE WHEN jsonb_typeof(input.private_project_access) = 'null' THEN NULL ELSE input.private_project_access END, queued.id
+           FROM input LEFT JOIN queued ON queued.invite_id = input.id ORDER BY input.ord
+         RETURNING ${COLUMNS}
+       ), logged AS (
+         INSERT INTO activity_log (organization_id, user_id, is_system, scope, item_id, activity, detail)
+         SELECT $2, $3, false, 'OrganizationInvite', inserted.id::text, 'created', jsonb_build_object('target_email', inserted.target_email, 'level', inserted.level)
+           FROM inserted
+       )
+       SELECT inserted.*, input.ord FROM inserted JOIN input ON input.id = inserted.id ORDER BY input.ord`,
+      [JSON.stringify(input), organizationId, createdById, jobKind],
+    )
+    return rows.map(({ ord: _ord, ...row }) => row)
+  },
+
   async attachJob(q: Queryable, inviteId: string, jobId: number): Promise<void> {
     await q.query(`UPDATE invites SET email_job_id = $2 WHERE id = $1`, [inviteId, jobId])
   },

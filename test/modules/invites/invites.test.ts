@@ -386,3 +386,32 @@ describe('the /signup/:id form with fields that are not strings', () => {
     expect(await count('users', `email = $1`, [email])).toBe(0)
   })
 })
+
+describe('one bulk request naming an address twice', () => {
+  it('the later item replaces the earlier one, merging when it asks to, as two requests would', async () => {
+    const a = uniqueEmail('twice')
+    const b = uniqueEmail('twice')
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `${base()}/bulk/`,
+      headers: bearer(w.keys.owner),
+      payload: [
+        { target_email: a, level: 8, send_email: false },
+        { target_email: b, level: 8, send_email: false },
+        { target_email: a.toUpperCase(), level: 1, send_email: false, combine_pending_invites: true, private_project_access: [{ id: w.org.projectId, level: 'member' }] },
+        { target_email: b, level: 1, send_email: false },
+      ],
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    const body = res.json() as Array<{ id: string; target_email: string; level: number }>
+    expect(body.map((i) => [i.target_email, i.level])).toEqual([[a, 8], [b, 8], [a, 8], [b, 1]])
+    const rows = await t.db.query<{ id: string; target_email: string; level: number; private_project_access: unknown }>(
+      `SELECT id, target_email, level, private_project_access FROM invites WHERE target_email = ANY ($1::text[]) ORDER BY target_email`,
+      [[a, b]],
+    )
+    expect(rows.map((r) => [r.target_email, r.level])).toEqual([[a, 8], [b, 1]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))))
+    expect(rows.find((r) => r.target_email === a)!.private_project_access).toEqual([{ id: w.org.projectId, level: 'member' }])
+    // The surviving invites are the later items' ones.
+    expect(rows.map((r) => r.id).sort()).toEqual([body[2].id, body[3].id].sort())
+  })
+})
