@@ -48,7 +48,10 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
     logger: opts.logger ? { level: config.logLevel } : false,
     bodyLimit: config.bodyLimit,
     trustProxy: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // No length limit of the router's own: an over-long id reaches its route and gets that route's
+    // answer (404, or "The provided invite ID is not valid."), as in PostHog. Node's HTTP parser
+    // already bounds a real request line (16 KiB of headers).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1 << 20 },
     // The router's own failures (an undecodable path segment) get PostHog's error body too.
     frameworkErrors: (error, _req, reply) => {
       const e = error.code === 'FST_ERR_BAD_URL' ? errors.notFound('Endpoint not found.') : errors.parseError(error.message)

@@ -5,7 +5,6 @@ import { enqueue } from '../../jobs/queue.ts'
 import { isUuid } from '../../lib/ids.ts'
 import { activityLog } from '../activity-log/service.ts'
 import { LEVEL, type OrgContext } from '../organizations/service.ts'
-import { organizationStore } from '../organizations/store.ts'
 import { projectAccessStore, projectStore, type AccessLevel } from '../projects/store.ts'
 import { toUserBasic, userStore, type UserBasic, type UserRow } from '../users/store.ts'
 import { memberStore } from '../members/store.ts'
@@ -213,35 +212,60 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
           combine: input.combine_pending_invites ?? false,
         }
       })
+      // Writes go in email order (the answer keeps input order): with the organization locked
+      // first this is belt and braces, but it keeps any two bulk requests' row locks in one order.
+      const writeOrder = items.map((_, i) => i).sort((a, b) => (items[a].email < items[b].email ? -1 : items[a].email > items[b].email ? 1 : a - b))
       const created = await txRetryingDuplicates(async (q) => {
+        await inviteStore.lockOrganization(q, org.id)
         for (const item of items) await checkProjectAccess(q, org, requester, item.access, item.accessAttr)
         if ((await existingMemberEmails(q, org.id, [...new Set(items.map((i) => i.email))])).length > 0) {
           throw errors.validation('A user with this email address already belongs to the organization.')
         }
-        const out: InviteView[] = []
-        for (const item of items) {
+        // Each item's level and project access as it will be written, in write order: a merging
+        // item takes in the pending invite it replaces (a live one, or an earlier item of this
+        // request for the same address).
+        const pending = new Map<string, Array<{ level: number; private_project_access: ProjectAccessItem[] | null }>>()
+        if (items.some((i) => i.combine)) {
+          for (const live of await inviteStore.liveForEmails(q, org.id, [...new Set(items.map((i) => i.email))])) {
+            pending.set(live.target_email.toLowerCase(), [...(pending.get(live.target_email.toLowerCase()) ?? []), live])
+          }
+        }
+        // An address given twice is written in rounds, so the later item replaces the earlier
+        // one exactly as two requests would; a batch with distinct addresses is one round.
+        const rounds: Array<Array<{ index: number; level: number; access: ProjectAccessItem[] | null }>> = []
+        const seen = new Map<string, number>()
+        for (const index of writeOrder) {
+          const item = items[index]
           let level: number = item.level
           let access = item.access
           if (item.combine) {
-            for (const live of await inviteStore.liveForEmails(q, org.id, [item.email])) {
+            for (const live of pending.get(item.email) ?? []) {
               level = Math.max(level, live.level)
               access = mergeProjectAccess(access, live.private_project_access)
             }
             if (level > requesterLevel) throw errors.permissionDenied('You cannot invite a user with a higher permission level than your own.')
           }
-          await replaceInvitesFor(q, org.id, [item.email])
-          const row = await inviteStore.insert(q, {
-            organizationId: org.id,
-            targetEmail: item.email,
-            firstName: item.firstName,
-            level,
-            createdById: requester.id,
-            message: item.message,
-            privateProjectAccess: access,
+          pending.set(item.email, [{ level, private_project_access: access }])
+          const round = seen.get(item.email) ?? 0
+          seen.set(item.email, round + 1)
+          ;(rounds[round] ??= []).push({ index, level, access })
+        }
+        const out: InviteView[] = new Array<InviteView>(items.length)
+        for (const round of rounds) {
+          await replaceInvitesFor(q, org.id, round.map((r) => items[r.index].email))
+          const rows = await inviteStore.insertMany(
+            q,
+            org.id,
+            requester.id,
+            EMAIL_JOBS.invite,
+            round.map((r) => {
+              const item = items[r.index]
+              return { targetEmail: item.email, firstName: item.firstName, level: r.level, message: item.message, privateProjectAccess: r.access, sendEmail: item.sendEmail }
+            }),
+          )
+          rows.forEach((row, k) => {
+            out[round[k].index] = newView(row, requester, items[round[k].index].sendEmail)
           })
-          if (item.sendEmail) await inviteStore.attachJob(q, row.id, await enqueue(q, EMAIL_JOBS.invite, { inviteId: row.id }))
-          await activityLog.record(q, { organizationId: org.id, userId: requester.id, scope: 'OrganizationInvite', itemId: row.id, activity: 'created', detail: { target_email: item.email, level } })
-          out.push(newView(row, requester, item.sendEmail))
         }
         return out
       })
@@ -255,7 +279,7 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
       if ((org.level ?? 0) < LEVEL.ADMIN) throw errors.permissionDenied('Only organization admins can delegate setup, as delegation grants admin access.')
       const email = normalizeEmail(input.target_email)
       const result = await txRetryingDuplicates(async (q) => {
-        await organizationStore.lockForUpdate(q, org.id)
+        await inviteStore.lockOrganization(q, org.id)
         const [me] = await q.query<{ onboarding_delegated_to_invite_id: string | null }>(`SELECT onboarding_delegated_to_invite_id FROM users WHERE id = $1 FOR UPDATE`, [requester.id])
         if ((await existingMemberEmails(q, org.id, [email])).length > 0) {
           throw errors.validation('A user with this email address already belongs to the organization.', null, 'existing_member')
@@ -315,7 +339,8 @@ export function createInviteService(db: Db, config: Config, afterCommit: () => v
       if ((org.level ?? 0) < LEVEL.ADMIN) throw errors.permissionDenied('Your organization access level is insufficient.')
       if (!isUuid(id)) throw errors.notFound()
       await db.tx(async (q) => {
-        const invite = await inviteStore.getInOrganization(q, org.id, id.toLowerCase())
+        // Locked: of two deletes at once, the second waits, then finds the row gone (404).
+        const invite = await inviteStore.getInOrganization(q, org.id, id.toLowerCase(), true)
         if (!invite) throw errors.notFound()
         await inviteStore.resetDelegators(q, [invite.id])
         await inviteStore.deleteIds(q, [invite.id])

@@ -30,7 +30,7 @@ export function signupRoutes(app: FastifyInstance, services: Services): void {
       method: 'GET',
       url: '/api/signup/:invite_id',
       access: { auth: 'public' },
-      schema: { tags: ['invites'], response: { 200: SignupPreview, ...errorResponses(400) } },
+      schema: { tags: ['invites'], response: { 200: SignupPreview, ...errorResponses(400, 401) } },
       handler: async (req) => services.invites.preview((req.params as { invite_id: string }).invite_id, req.principal?.user ?? null),
     },
     {
@@ -83,7 +83,12 @@ export function signupRoutes(app: FastifyInstance, services: Services): void {
 
   app.post('/signup/:invite_id', { schema: { hide: true } }, async (req, reply) => {
     const { invite_id } = req.params as { invite_id: string }
-    const form = (req.body ?? {}) as Record<string, string | undefined>
+    // The form's fields are strings; anything else (a JSON body with an array, say) counts as absent.
+    const raw = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>
+    const form = Object.fromEntries(['action', 'csrf_token', 'first_name', 'password'].map((k) => [k, typeof raw[k] === 'string' ? raw[k] : undefined])) as Record<
+      'action' | 'csrf_token' | 'first_name' | 'password',
+      string | undefined
+    >
     const session = await sessionOf(req)
     try {
       let userId: number

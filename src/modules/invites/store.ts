@@ -81,9 +81,19 @@ export const inviteStore = {
     return rows[0] ?? null
   },
 
-  async getInOrganization(q: Queryable, organizationId: string, id: string): Promise<InviteRow | null> {
-    const rows = await q.query<InviteRow>(`SELECT ${COLUMNS} FROM invites i WHERE i.organization_id = $1 AND i.id = $2`, [organizationId, id])
+  async getInOrganization(q: Queryable, organizationId: string, id: string, forUpdate = false): Promise<InviteRow | null> {
+    const rows = await q.query<InviteRow>(`SELECT ${COLUMNS} FROM invites i WHERE i.organization_id = $1 AND i.id = $2${forUpdate ? ' FOR UPDATE' : ''}`, [organizationId, id])
     return rows[0] ?? null
+  },
+
+  /**
+   * Serialises every invite write of one organization: whoever reads the pending invites for an
+   * address (to merge or replace them) holds this until commit, so a concurrent request reads
+   * after it, never before. NO KEY UPDATE leaves inserts that reference the organization
+   * (memberships, jobs) unblocked.
+   */
+  async lockOrganization(q: Queryable, organizationId: string): Promise<void> {
+    await q.query(`SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE`, [organizationId])
   },
 
   /** Live (not expired) invites for these addresses, locked for the rest of the transaction. */
@@ -109,6 +119,54 @@ export const inviteStore = {
       [n.organizationId, n.targetEmail, n.firstName, n.level, n.createdById, n.message, n.privateProjectAccess === null ? null : JSON.stringify(n.privateProjectAccess), n.isSetupDelegation ?? false],
     )
     return rows[0]
+  },
+
+  /**
+   * Writes many invites (at most one per address), each with its email job when asked and its
+   * activity entry, in one statement: a bulk request costs one round trip, not one per item.
+   * Invite ids are drawn first so the job rows can name them and the invites their jobs.
+   * Rows come back in input order.
+   */
+  async insertMany(
+    q: Queryable,
+    organizationId: string,
+    createdById: number,
+    jobKind: string,
+    items: Array<Omit<NewInvite, 'organizationId' | 'createdById' | 'isSetupDelegation'> & { sendEmail: boolean }>,
+  ): Promise<InviteRow[]> {
+    if (items.length === 0) return []
+    const input = items.map((n, ord) => ({
+      ord,
+      target_email: n.targetEmail,
+      first_name: n.firstName,
+      level: n.level,
+      message: n.message,
+      private_project_access: n.privateProjectAccess,
+      send_email: n.sendEmail,
+    }))
+    const rows = await q.query<InviteRow & { ord: number }>(
+      `WITH input AS (
+         SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb)
+           AS x(ord int, target_email text, first_name text, level int, message text, private_project_access jsonb, send_email boolean)
+       ), queued AS (
+         INSERT INTO jobs (kind, payload, max_attempts)
+         SELECT $4, jsonb_build_object('inviteId', input.id), 8 FROM input WHERE input.send_email ORDER BY input.ord
+         RETURNING id, (payload->>'inviteId')::uuid AS invite_id
+       ), inserted AS (
+         INSERT INTO invites AS i (id, organization_id, target_email, first_name, level, created_by_id, message, private_project_access, email_job_id)
+         SELECT input.id, $2, input.target_email, input.first_name, input.level, $3, input.message,
+                CASE WHEN jsonb_typeof(input.private_project_access) = 'null' THEN NULL ELSE input.private_project_access END, queued.id
+           FROM input LEFT JOIN queued ON queued.invite_id = input.id ORDER BY input.ord
+         RETURNING ${COLUMNS}
+       ), logged AS (
+         INSERT INTO activity_log (organization_id, user_id, is_system, scope, item_id, activity, detail)
+         SELECT $2, $3, false, 'OrganizationInvite', inserted.id::text, 'created', jsonb_build_object('target_email', inserted.target_email, 'level', inserted.level)
+           FROM inserted
+       )
+       SELECT inserted.*, input.ord FROM inserted JOIN input ON input.id = inserted.id ORDER BY input.ord`,
+      [JSON.stringify(input), organizationId, createdById, jobKind],
+    )
+    return rows.map(({ ord: _ord, ...row }) => row)
   },
 
   async attachJob(q: Queryable, inviteId: string, jobId: number): Promise<void> {

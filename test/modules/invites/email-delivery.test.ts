@@ -13,6 +13,7 @@ import { emailJobHandlers } from '../../../src/modules/invites/emails.ts'
 import type { EmailDelivery, InviteView } from '../../../src/modules/invites/service.ts'
 import type { Services } from '../../../src/services.ts'
 import type { FastifyInstance } from 'fastify'
+import { checkInviteResponses } from './contract.ts'
 import { addMember, bearer, createKey, createOrg, createTestApp, createUser, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
 import { createRestartableDb } from '../../helpers/restartable-db.ts'
 import { addresses, hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
@@ -83,6 +84,7 @@ const base = () => `/api/organizations/${w.org.id}/invites`
 beforeAll(async () => {
   smtp = await startSmtp()
   t = await createTestApp({ ...ENV, SMTP_URL: smtp.url })
+  await checkInviteResponses(t)
   w = await seedWorld(t.services)
 })
 afterAll(async () => {
@@ -357,6 +359,7 @@ describe('a server that always refuses, with JOB_MAX_ATTEMPTS=2', () => {
   beforeAll(async () => {
     dead = await startSmtp({ refuse: () => 'Service not available' })
     t2 = await createTestApp({ ...ENV, SMTP_URL: dead.url, JOB_MAX_ATTEMPTS: '2' })
+    await checkInviteResponses(t2)
     w2 = await smallWorld(t2.services)
   })
   afterAll(async () => {
@@ -485,6 +488,7 @@ describe('embedded default: no SMTP_URL', () => {
   let w3: SmallWorld
   beforeAll(async () => {
     t3 = await createTestApp(ENV)
+    await checkInviteResponses(t3)
     w3 = await smallWorld(t3.services)
   })
   afterAll(async () => t3?.close())

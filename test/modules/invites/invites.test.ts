@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addMember, bearer, createKey, createTestApp, createUser, expectErrorShape, login, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
+import { checkInviteResponses } from './contract.ts'
 
 let t: TestApp
 let w: World
@@ -7,6 +8,7 @@ const base = () => `/api/organizations/${w.org.id}/invites`
 
 beforeAll(async () => {
   t = await createTestApp()
+  await checkInviteResponses(t)
   w = await seedWorld(t.services)
 })
 afterAll(async () => t.close())
@@ -333,5 +335,83 @@ describe('joining through an invite (spec 5)', () => {
     expect(join.statusCode).toBe(201)
     const [u] = await t.db.query<{ accepted: Date | null }>(`SELECT onboarding_delegation_accepted_at AS accepted FROM users WHERE id = $1`, [w.owner.id])
     expect(u.accepted).toBeInstanceOf(Date)
+  })
+})
+
+describe('odd and very long invite ids get PostHog’s answers, never a parse error', () => {
+  const ids = ['x'.repeat(501), 'x'.repeat(5000), `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}${'a'.repeat(600)}`, 'not-a-uuid', '0', '%E2%98%83']
+  const invalid = { type: 'validation_error', code: 'invalid_input', detail: 'The provided invite ID is not valid.', attr: null }
+
+  it('DELETE invites/:id/ is 404 "Not found."', async () => {
+    for (const id of ids) {
+      const res = await t.app.inject({ method: 'DELETE', url: `${base()}/${id}/`, headers: bearer(w.keys.owner) })
+      expect(res.statusCode, `${id.slice(0, 20)}… ${res.body.slice(0, 200)}`).toBe(404)
+      expect(res.json()).toEqual({ type: 'invalid_request', code: 'not_found', detail: 'Not found.', attr: null })
+    }
+  })
+
+  it('GET and POST /api/signup/:id/ are 400 "The provided invite ID is not valid."', async () => {
+    for (const id of ids) {
+      const get = await t.app.inject({ method: 'GET', url: `/api/signup/${id}/` })
+      expect(get.statusCode, `${id.slice(0, 20)}… ${get.body.slice(0, 200)}`).toBe(400)
+      expect(get.json()).toEqual(invalid)
+      const post = await t.app.inject({ method: 'POST', url: `/api/signup/${id}/`, payload: { first_name: 'Long', password: 'correct horse battery staple 5' } })
+      expect(post.statusCode, `${id.slice(0, 20)}… ${post.body.slice(0, 200)}`).toBe(400)
+      expect(post.json()).toEqual(invalid)
+    }
+    expect(await count('users', `first_name = 'Long'`)).toBe(0)
+  })
+
+  it('the /signup/:id page says the invite is not valid, in HTML', async () => {
+    for (const id of ids) {
+      const res = await t.app.inject({ method: 'GET', url: `/signup/${id}` })
+      expect(res.statusCode, `${id.slice(0, 20)}… ${res.body.slice(0, 200)}`).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^text\/html/)
+      expect(res.body).toContain('The provided invite ID is not valid.')
+    }
+  })
+})
+
+describe('the /signup/:id form with fields that are not strings', () => {
+  it('answers the page with the error (400), never a 500, and creates nothing', async () => {
+    const email = uniqueEmail('form-junk')
+    const inv = await t.app.inject({ method: 'POST', url: `${base()}/`, headers: bearer(w.keys.owner), payload: { target_email: email, send_email: false } })
+    const id = (inv.json() as { id: string }).id
+    for (const payload of [{ action: 'create', first_name: [{ id: 'x' }], password: 'correct horse battery staple 8' }, { action: 'create', first_name: 'Ann', password: 12345678901 }, { action: ['join'] }]) {
+      const res = await t.app.inject({ method: 'POST', url: `/signup/${id}`, payload })
+      expect(res.statusCode, res.body.slice(0, 300)).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^text\/html/)
+      expect(res.body).toContain('This field is required.')
+    }
+    expect(await count('users', `email = $1`, [email])).toBe(0)
+  })
+})
+
+describe('one bulk request naming an address twice', () => {
+  it('the later item replaces the earlier one, merging when it asks to, as two requests would', async () => {
+    const a = uniqueEmail('twice')
+    const b = uniqueEmail('twice')
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `${base()}/bulk/`,
+      headers: bearer(w.keys.owner),
+      payload: [
+        { target_email: a, level: 8, send_email: false },
+        { target_email: b, level: 8, send_email: false },
+        { target_email: a.toUpperCase(), level: 1, send_email: false, combine_pending_invites: true, private_project_access: [{ id: w.org.projectId, level: 'member' }] },
+        { target_email: b, level: 1, send_email: false },
+      ],
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    const body = res.json() as Array<{ id: string; target_email: string; level: number }>
+    expect(body.map((i) => [i.target_email, i.level])).toEqual([[a, 8], [b, 8], [a, 8], [b, 1]])
+    const rows = await t.db.query<{ id: string; target_email: string; level: number; private_project_access: unknown }>(
+      `SELECT id, target_email, level, private_project_access FROM invites WHERE target_email = ANY ($1::text[]) ORDER BY target_email`,
+      [[a, b]],
+    )
+    expect(rows.map((r) => [r.target_email, r.level])).toEqual([[a, 8], [b, 1]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))))
+    expect(rows.find((r) => r.target_email === a)!.private_project_access).toEqual([{ id: w.org.projectId, level: 'member' }])
+    // The surviving invites are the later items' ones.
+    expect(rows.map((r) => r.id).sort()).toEqual([body[2].id, body[3].id].sort())
   })
 })

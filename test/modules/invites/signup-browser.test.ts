@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, createUser, PASSWORD, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
+import { inviteContract, type InviteContract } from './contract.ts'
 import { freePort } from '../../helpers/net.ts'
 import { hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
 
@@ -16,6 +17,7 @@ const EXPIRED = 'This invite has expired. Please ask your admin for a new one.'
 let smtp: TestSmtp
 let t: TestApp
 let w: World
+let contract: InviteContract
 let site: string
 let profileDir: string
 let context: BrowserContext
@@ -33,7 +35,9 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<{ s
     headers: { ...bearer(w.keys.admin), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-  return { status: res.status, json: (await res.json()) as T }
+  const text = await res.text()
+  expect(contract.problems(method, path, res.status, text), `${method} ${path} → ${res.status}`).toEqual([])
+  return { status: res.status, json: JSON.parse(text) as T }
 }
 
 async function members(): Promise<Member[]> {
@@ -72,6 +76,7 @@ beforeAll(async () => {
   const port = await freePort()
   site = `http://127.0.0.1:${port}`
   t = await createTestApp({ SITE_URL: site, SMTP_URL: smtp.url, PRODUCT_NAME: 'Acme Analytics', JOB_POLL_MS: '50' })
+  contract = await inviteContract(t)
   w = await seedWorld(t.services)
   await t.app.listen({ port, host: '127.0.0.1' })
   t.services.worker.start()
