@@ -20,7 +20,7 @@ import {
   type ProjectBasicRow,
   type ProjectRow,
 } from './store.ts'
-import { ADMIN_FIELDS, parseProjectInput, WRITABLE, WRITABLE_NAMES } from './validate.ts'
+import { ADMIN_FIELDS, isDrfTrue, parseProjectInput, WRITABLE, WRITABLE_NAMES } from './validate.ts'
 
 export const MAX_ALLOWED_PROJECTS_PER_ORG = 2000
 export const PROJECT_DELETE_JOB = 'project.delete'
@@ -279,7 +279,7 @@ export function createProjectService(db: Db, config: Config, afterCommit: () => 
 
     /** Who may create (spec C.4), checked before the body: plan limit, then the creator's level. */
     async checkCanCreate(org: OrgContext, caller: Caller, body: unknown): Promise<void> {
-      const isDemo = isDict(body) && Boolean(body.is_demo) && body.is_demo !== 'false'
+      const isDemo = isDict(body) && isDrfTrue(body.is_demo)
       if (caller.scopedTeams && caller.scopedTeams.length > 0) {
         throw errors.permissionDenied('API keys with scoped projects are only supported on project-based endpoints.')
       }
@@ -292,7 +292,7 @@ export function createProjectService(db: Db, config: Config, afterCommit: () => 
 
     /** PUT passes the plan-limit check too (PostHog's PremiumMultiProjectPermission covers `update`). */
     async checkCanPut(org: OrgContext, body: unknown): Promise<void> {
-      const isDemo = isDict(body) && Boolean(body.is_demo) && body.is_demo !== 'false'
+      const isDemo = isDict(body) && isDrfTrue(body.is_demo)
       await checkProjectLimit(db, org, isDemo, false)
     },
 

@@ -45,7 +45,13 @@ export const projectStore = {
     }
     const [project] = await q.query<{ id: number }>(`INSERT INTO projects (organization_id, name) VALUES ($1, $2) RETURNING id`, [organizationId, projectName])
     const apiToken = `phc_${randomToken(32)}`
-    await q.query(`INSERT INTO teams (id, project_id, organization_id, name, api_token) VALUES ($1, $1, $2, $3, $4)`, [project.id, organizationId, projectName, apiToken])
+    await q.query(
+      `INSERT INTO teams (id, project_id, organization_id, name, api_token, extra_settings) VALUES ($1, $1, $2, $3, $4, $5)`,
+      [project.id, organizationId, projectName, apiToken, JSON.stringify({ recorder_script: 'posthog-recorder', starter_dashboard_variant: 'control' })],
+    )
+    // Like every new project, it starts with its "Internal / Test users" cohort filtered out.
+    const cohortId = await fullProjectStore.insertInternalUsersCohort(q, project.id, null, null)
+    await q.query(`UPDATE teams SET test_account_filters = $2 WHERE id = $1`, [project.id, JSON.stringify([{ key: 'id', type: 'cohort', value: cohortId, operator: 'not_in' }])])
     return { projectId: project.id, apiToken }
   },
 

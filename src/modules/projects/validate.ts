@@ -25,6 +25,9 @@ const v = (detail: string, attr: string | null, code = 'invalid_input') => error
 const DRF_TRUE = new Set<unknown>([true, 1, '1', 'true', 'True', 'TRUE', 't', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON'])
 const DRF_FALSE = new Set<unknown>([false, 0, '0', 'false', 'False', 'FALSE', 'f', 'F', 'n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF'])
 
+/** DRF's BooleanField reading of a raw value: true only for its true values. */
+export const isDrfTrue = (value: unknown): boolean => DRF_TRUE.has(value)
+
 function notNull(value: unknown, attr: string): void {
   if (value === null) throw v('This field may not be null.', attr, 'null')
 }

@@ -102,9 +102,14 @@ describe('case 11: who can create', () => {
     await t.services.organizations.setEntitlements(f.org.id, without('organization_invite_settings'))
     const noFeature = await req('POST', projects(f.org.id), f.keys.member, { name: 'By member 2' })
     expect(noFeature.statusCode).toBe(403)
-    // Demo projects only need membership.
-    const demo = await req('POST', projects(f.org.id), f.keys.member, { name: 'Member demo', is_demo: true })
+    // Demo projects only need membership; a value that is not true is no demo.
+    for (const notDemo of ['0', 'false', 0, false, null]) {
+      const res = await req('POST', projects(f.org.id), f.keys.member, { name: 'Sneaky', is_demo: notDemo })
+      expect(res.statusCode, String(notDemo)).toBe(403)
+    }
+    const demo = await req('POST', projects(f.org.id), f.keys.member, { name: 'Member demo', is_demo: 'true' })
     expect(demo.statusCode).toBe(201)
+    expect(demo.json().is_demo).toBe(true)
   })
 
   it('admin-only fields on create: a member is refused, an admin is not', async () => {
@@ -820,6 +825,15 @@ describe('helpers other modules use', () => {
       code: 'invalid_input',
       detail: 'Project does not exist on this organization, or it is private and you do not have access to it.',
       attr: 'private_project_access',
+    })
+  })
+
+  it("an organization's first project has the same defaults as one created through the API", async () => {
+    const res = await req('GET', `${projects(w.other.id)}/${w.other.projectId}/`, w.keys.outsider)
+    expect(res.json()).toMatchObject({
+      name: 'Default project',
+      test_account_filters: [{ key: 'id', type: 'cohort', value: expect.any(Number), operator: 'not_in' }],
+      extra_settings: { recorder_script: 'posthog-recorder', starter_dashboard_variant: 'control' },
     })
   })
 
