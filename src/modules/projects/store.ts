@@ -207,25 +207,29 @@ export interface ListOptions {
   offset: number
 }
 
-/** Filters after `p.organization_id = $1`; parameters are numbered from $2. */
-function listWhere(o: ListOptions): { sql: string; params: unknown[] } {
+/**
+ * Joins and filters after `p.organization_id = $1`; parameters are numbered from $2. Access rows
+ * are joined (not looked up per row), so a page and its count are one pass over the organization.
+ */
+function listWhere(o: ListOptions): { joins: string; sql: string; params: unknown[] } {
   const params: unknown[] = []
   const clauses: string[] = []
+  let joins = ''
   const next = (value: unknown) => {
     params.push(value)
     return `$${params.length + 1}`
   }
   if (!o.seesAll) {
     const user = next(o.userId)
-    clauses.push(`coalesce(
-      (SELECT a.access_level FROM project_access a JOIN memberships m ON m.id = a.membership_id
-        WHERE a.project_id = p.id AND m.user_id = ${user} AND m.organization_id = p.organization_id),
-      (SELECT a.access_level FROM project_access a WHERE a.project_id = p.id AND a.membership_id IS NULL),
-      'admin') <> 'none'`)
+    joins = `
+      LEFT JOIN project_access d ON d.project_id = p.id AND d.membership_id IS NULL
+      LEFT JOIN project_access m ON m.project_id = p.id
+           AND m.membership_id = (SELECT id FROM memberships WHERE organization_id = $1 AND user_id = ${user})`
+    clauses.push(`coalesce(m.access_level, d.access_level, 'admin') <> 'none'`)
   }
   if (o.onlyIds) clauses.push(`p.id = ANY (${next(o.onlyIds.filter((id) => Number.isInteger(id) && id >= 1 && id <= MAX_PROJECT_ID))}::int[])`)
   if (o.search) clauses.push(`lower(p.name) LIKE '%' || ${next(o.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`)
-  return { sql: clauses.map((c) => ` AND ${c}`).join(''), params }
+  return { joins, sql: clauses.map((c) => ` AND ${c}`).join(''), params }
 }
 
 export interface NewProject {
@@ -259,7 +263,7 @@ export const fullProjectStore = {
     const rows = await q.query<ProjectBasicRow>(
       `SELECT p.id, t.uuid, p.organization_id AS organization, p.id AS project_id, t.api_token, p.name, t.completed_snippet_onboarding,
               t.has_completed_onboarding_for, t.ingested_event, t.is_demo, t.timezone, t.access_control, p.tags
-         FROM projects p JOIN teams t ON t.id = p.id
+         FROM projects p JOIN teams t ON t.id = p.id ${where.joins}
         WHERE p.organization_id = $1 ${where.sql}
         ORDER BY p.id LIMIT $${base.length + 1} OFFSET $${base.length + 2}`,
       [...base, o.limit, o.offset],
@@ -267,7 +271,7 @@ export const fullProjectStore = {
     // A short first page is its own count; otherwise count with the same filters.
     if (o.offset === 0 && rows.length < o.limit) return { count: rows.length, rows }
     const [{ count }] = await q.query<{ count: number }>(
-      `SELECT count(*)::int AS count FROM projects p WHERE p.organization_id = $1 ${where.sql}`,
+      `SELECT count(*)::int AS count FROM projects p ${where.joins} WHERE p.organization_id = $1 ${where.sql}`,
       base,
     )
     return { count, rows }
