@@ -411,6 +411,8 @@ describe('case 13 and C.8: update validation', () => {
 
   it('recording_domains', async () => {
     await valid({ recording_domains: ['https://a.com', null, ''] }, (p) => expect(p.recording_domains).toEqual(['https://a.com']))
+    await invalid({ recording_domains: ['x'.repeat(201)] }, { code: 'max_length', attr: 'recording_domains__0' })
+    await invalid({ recording_domains: 'https://a.com' }, { code: 'not_a_list', attr: 'recording_domains' })
     await valid({ recording_domains: null })
   })
 
