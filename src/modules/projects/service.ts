@@ -349,7 +349,7 @@ export function createProjectService(db: Db, config: Config, afterCommit: () => 
             scope,
             itemId: String(id),
             activity: 'created',
-            detail: { name: explicit ?? null },
+            detail: { name },
           })
         }
         return id

@@ -287,7 +287,7 @@ function testAccountFilters(value: unknown, attr: string): Json {
       if (typeof f.key !== 'string') throw fail(`${i}.key: Field required.`)
       return
     }
-    if (typeof f.key !== 'string' && !(f.type === 'cohort' && typeof f.key === 'string')) throw fail(`${i}.key: Field required.`)
+    if (typeof f.key !== 'string') throw fail(`${i}.key: Field required.`)
     if (!ANY_FILTER_TYPES.includes(f.type as string)) throw fail(`${i}.type: Input should be a valid property filter type.`)
     if ('operator' in f && f.operator !== null && !ANY_FILTER_OPERATORS.includes(f.operator as string)) throw fail(`${i}.operator: Input should be a valid operator.`)
     if (f.type === 'cohort') {
@@ -453,12 +453,8 @@ function revenueConfig(value: unknown, attr: string): Json {
 
 function customerConfig(value: unknown, attr: string): Json {
   return nested(value, attr, (d) => {
-    if ('account_group_type_index' in d && d.account_group_type_index !== null) {
-      const i = d.account_group_type_index
-      // orgd has no group types: no index is valid yet.
-      if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i > 4) return 'account_group_type_index: Invalid group type index'
-      return 'account_group_type_index: Invalid group type index'
-    }
+    // orgd has no group types, so only null names a valid group type index.
+    if ('account_group_type_index' in d && d.account_group_type_index !== null) return 'account_group_type_index: Invalid group type index'
     return null
   })
 }
