@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 
 /** One product feature an organization is entitled to, in PostHog's `available_product_features` shape. */
@@ -29,6 +30,8 @@ export interface Config {
   jobPollMs: number
   jobRetryBaseMs: number
   jobMaxAttempts: number
+  /** Signs the tokens orgd hands out (project `live_events_token`). */
+  secretKey: string
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +90,13 @@ function smtpUrl(raw: string | undefined): string | null {
   return raw
 }
 
+function secretKey(raw: string | undefined): string {
+  // Unset: a random key for this process only, so tokens it signs verify nowhere else.
+  if (raw === undefined || raw === '') return randomBytes(32).toString('hex')
+  if (raw.length < 16) throw new ConfigError('SECRET_KEY must be at least 16 characters')
+  return raw
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Reads every setting once and fails fast with a message naming the variable. */
@@ -122,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 10, 60_000),
     jobRetryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5000, 1, 3_600_000),
     jobMaxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 8, 1, 100),
+    secretKey: secretKey(env.SECRET_KEY),
   }
 }
 
@@ -144,4 +155,5 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'JOB_POLL_MS', default: '1000', meaning: 'how often the worker looks for due jobs' },
   { name: 'JOB_RETRY_BASE_MS', default: '5000', meaning: 'first retry delay of a failed job (doubles each attempt, at most 1 hour)' },
   { name: 'JOB_MAX_ATTEMPTS', default: '8', meaning: 'attempts before a job is marked failed' },
+  { name: 'SECRET_KEY', default: '(random per process)', meaning: 'signs project `live_events_token` JWTs (HS256); set the same value on every process' },
 ]

@@ -8,6 +8,7 @@ import { createInviteService } from './modules/invites/service.ts'
 import { createMemberService } from './modules/members/service.ts'
 import { createOrganizationService } from './modules/organizations/service.ts'
 import { createUserService } from './modules/users/service.ts'
+import { createProjectService, projectJobHandlers } from './modules/projects/service.ts'
 
 export interface ServiceOptions {
   /** Replaces the mailer built from config (tests pass one pointing at their SMTP server). */
@@ -19,7 +20,7 @@ export interface ServiceOptions {
 export function createServices(db: Db, config: Config, opts: ServiceOptions = {}) {
   const log = opts.log ?? (() => {})
   const mailer = opts.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, dataDir: config.dataDir, log })
-  const worker = new JobWorker(db, { ...emailJobHandlers(config, mailer) }, {
+  const worker = new JobWorker(db, { ...emailJobHandlers(config, mailer), ...projectJobHandlers() }, {
     pollMs: config.jobPollMs,
     retryBaseMs: config.jobRetryBaseMs,
     maxAttempts: config.jobMaxAttempts,
@@ -36,6 +37,7 @@ export function createServices(db: Db, config: Config, opts: ServiceOptions = {}
     organizations: createOrganizationService(db, config),
     members: createMemberService(db, apiKeys),
     invites: createInviteService(db, config, () => worker.nudge()),
+    projects: createProjectService(db, config, () => worker.nudge()),
   }
 }
 

@@ -38,6 +38,11 @@ export interface Access {
    * before the serializer runs (a member sending a bad level to someone else gets the 403).
    */
   precheck?: (req: FastifyRequest) => Promise<void> | void
+  /**
+   * A project-based endpoint: keys restricted to projects (`scoped_teams`) may call it, and the
+   * route itself checks the project against the key (spec 7.4).
+   */
+  project?: boolean
 }
 
 declare module 'fastify' {
@@ -105,7 +110,7 @@ function checkScope(principal: Principal, scope: Access['scope']): void {
 }
 
 /** Key restrictions that depend on the organization (spec 7.4), checked before membership. */
-function checkKeyRestrictions(principal: Principal, org: OrgContext): void {
+export function checkKeyRestrictions(principal: Principal, org: OrgContext, projectEndpoint = false): void {
   if (principal.kind !== 'personal_api_key') return
   if (
     !org.members_can_use_personal_api_keys &&
@@ -117,7 +122,7 @@ function checkKeyRestrictions(principal: Principal, org: OrgContext): void {
       `Organization '${org.name}' does not allow using personal API keys. Contact an admin to enable personal API keys for this organization.`,
     )
   }
-  if (principal.key.scopedTeams && principal.key.scopedTeams.length > 0) {
+  if (!projectEndpoint && principal.key.scopedTeams && principal.key.scopedTeams.length > 0) {
     throw errors.permissionDenied('API keys with scoped projects are only supported on project-based endpoints.')
   }
   const orgs = principal.key.scopedOrganizations
@@ -145,6 +150,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     checkScope(principal, access.scope)
     if (
       !access.org &&
+      !access.project &&
       principal.kind === 'personal_api_key' &&
       principal.key.scopedTeams &&
       principal.key.scopedTeams.length > 0 &&
@@ -157,7 +163,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     if (access.org) {
       const param = (req.params as Record<string, string>).organization_id
       const org = await services.organizations.resolveForUser(principal.user, param)
-      checkKeyRestrictions(principal, org)
+      checkKeyRestrictions(principal, org, access.project === true)
       if (org.level === null) throw access.nonMember === 'not_found' ? errors.notFound() : errors.permissionDenied()
       req.org = org
     }

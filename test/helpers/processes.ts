@@ -32,6 +32,7 @@ export async function freePort(): Promise<number> {
 const ORGD_VARIABLES = [
   'DATABASE_URL', 'ORGD_DATA_DIR', 'PORT', 'HOST', 'SITE_URL', 'LOG_LEVEL', 'PG_POOL_SIZE', 'SMTP_URL', 'EMAIL_FROM',
   'ORGD_RUN_WORKER', 'ORGD_DEFAULT_ENTITLEMENTS', 'JOB_POLL_MS', 'JOB_RETRY_BASE_MS', 'JOB_MAX_ATTEMPTS', 'PRODUCT_NAME',
+  'SECRET_KEY',
 ]
 
 /** The parent's environment without orgd's settings, plus `extra`. */
