@@ -18,6 +18,7 @@ import { userRoutes } from './modules/users/routes.ts'
 import { createServices, type ServiceOptions, type Services } from './services.ts'
 import { inviteRoutes } from './modules/invites/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
+import { oauthRoutes } from './modules/oauth/routes.ts'
 
 export interface BuildOptions {
   config: Config
@@ -132,6 +133,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   memberRoutes(app, services)
   inviteRoutes(app, services)
   signupRoutes(app, services)
+  oauthRoutes(app, services)
   notImplementedRoutes(app)
 
   await app.ready()
