@@ -7,7 +7,12 @@ export interface GitHubIdentity {
   login: string
 }
 
-export class GitHubSignInError extends Error {}
+export class GitHubSignInError extends Error {
+  /** True when GitHub itself failed or was unreachable (502), false when it refused the sign-in (400). */
+  constructor(message: string, readonly upstream: boolean) {
+    super(message)
+  }
+}
 
 export interface GitHubAdapter {
   authorizationUrl(state: string): URL
@@ -30,10 +35,19 @@ export function createGitHubAdapter(config: Config): GitHubAdapter | null {
     async identityFor(code) {
       let accessToken: string
       try {
-        accessToken = (await client.validateAuthorizationCode(config.githubTokenUrl, code, null)).accessToken()
+        const tokens = await client.validateAuthorizationCode(config.githubTokenUrl, code, null)
+        // GitHub answers a refused exchange with 200 and an error body (arctic's generic client
+        // only reads errors from 400/401).
+        const data = tokens.data as { error?: unknown; error_description?: unknown; access_token?: unknown }
+        if (typeof data.error === 'string') {
+          throw new GitHubSignInError(`GitHub refused the sign-in: ${typeof data.error_description === 'string' ? data.error_description : data.error}`, false)
+        }
+        if (typeof data.access_token !== 'string') throw new GitHubSignInError('GitHub answered the token request without a token.', true)
+        accessToken = data.access_token
       } catch (err) {
-        if (err instanceof OAuth2RequestError) throw new GitHubSignInError(`GitHub refused the sign-in: ${err.description ?? err.code}`)
-        throw new GitHubSignInError('GitHub could not be reached to complete the sign-in.')
+        if (err instanceof GitHubSignInError) throw err
+        if (err instanceof OAuth2RequestError) throw new GitHubSignInError(`GitHub refused the sign-in: ${err.description ?? err.code}`, false)
+        throw new GitHubSignInError('GitHub could not be reached to complete the sign-in.', true)
       }
       let res: Response
       try {
@@ -42,12 +56,12 @@ export function createGitHubAdapter(config: Config): GitHubAdapter | null {
           signal: AbortSignal.timeout(10_000),
         })
       } catch {
-        throw new GitHubSignInError('GitHub could not be reached to complete the sign-in.')
+        throw new GitHubSignInError('GitHub could not be reached to complete the sign-in.', true)
       }
-      if (res.status !== 200) throw new GitHubSignInError(`GitHub answered ${res.status} when asked who signed in.`)
+      if (res.status !== 200) throw new GitHubSignInError(`GitHub answered ${res.status} when asked who signed in.`, true)
       const user = (await res.json().catch(() => null)) as { id?: unknown; login?: unknown } | null
       if (!user || (typeof user.id !== 'number' && typeof user.id !== 'string') || typeof user.login !== 'string') {
-        throw new GitHubSignInError('GitHub answered with an unexpected user.')
+        throw new GitHubSignInError('GitHub answered with an unexpected user.', true)
       }
       return { uid: String(user.id), login: user.login }
     },

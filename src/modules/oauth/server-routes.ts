@@ -232,7 +232,7 @@ export function oauthServerRoutes(app: FastifyInstance, services: Services): voi
     try {
       identity = await services.github.identityFor(code)
     } catch (err) {
-      if (err instanceof GitHubSignInError) return html(reply, 502, messagePage(config, 'GitHub sign-in failed', err.message))
+      if (err instanceof GitHubSignInError) return html(reply, err.upstream ? 502 : 400, messagePage(config, 'GitHub sign-in failed', err.message))
       throw err
     }
     const session = await sessionOf(req)
