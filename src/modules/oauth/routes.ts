@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { orgOf } from '../../http/auth.ts'
+import { errors } from '../../http/errors.ts'
 import { paginate, readPage } from '../../http/pagination.ts'
 import { defineRoutes } from '../../http/routes.ts'
 import { errorResponses, OrganizationIdParam } from '../../http/schemas.ts'
@@ -32,12 +33,23 @@ export function oauthApplicationRoutes(app: FastifyInstance, services: Services)
         return paginate(req, page, count, results)
       },
     },
-    {
-      method: 'GET',
-      url: '/api/oauth_application/metadata/:client_id',
-      access: { auth: 'public', scope: 'none' },
-      schema: { tags, params: ClientIdParam, security: [], response: { 200: OAuthApplicationMetadata, ...errorResponses(404) } },
-      handler: async (req) => services.oauth.metadata((req.params as { client_id: string }).client_id),
-    },
   ])
+
+  // Public: credentials are ignored entirely (a stale key in a consent screen's request must not
+  // turn a public lookup into a 401).
+  const metadataUrl = '/api/oauth_application/metadata/:client_id'
+  app.route({
+    method: 'GET',
+    url: metadataUrl,
+    schema: { tags, params: ClientIdParam, security: [], response: { 200: OAuthApplicationMetadata, ...errorResponses(404) } },
+    handler: async (req) => services.oauth.metadata((req.params as { client_id: string }).client_id),
+  })
+  app.route({
+    method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+    url: metadataUrl,
+    schema: { hide: true },
+    handler: async (req) => {
+      throw errors.methodNotAllowed(req.method)
+    },
+  })
 }
