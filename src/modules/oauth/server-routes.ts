@@ -22,7 +22,8 @@ function formOf(req: FastifyRequest): Form {
   return body && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {}
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
+// A NUL byte can never be part of a valid OAuth parameter, and PostgreSQL text cannot hold one.
+const str = (v: unknown): string | null => (typeof v === 'string' && !v.includes('\u0000') ? v : null)
 
 function html(reply: FastifyReply, status: number, body: string): FastifyReply {
   // The consent page must never be framed (clickjacking) nor cached.
@@ -156,10 +157,15 @@ export function oauthServerRoutes(app: FastifyInstance, services: Services): voi
   // The sign-in form of the authorization page; it only ever returns to /oauth/authorize.
   app.post('/oauth/login', { schema: { hide: true } }, async (req, reply) => {
     const form = formOf(req)
-    const next = str(form.next) ?? ''
-    if (!next.startsWith('/oauth/authorize?')) return html(reply, 400, messagePage(config, 'Sign in failed', 'The sign-in form was not sent from an authorization request.'))
+    const raw = str(form.next) ?? ''
+    // Re-serialized through URL so the Location header is always plain, percent-encoded ASCII.
+    const target = raw.startsWith('/oauth/authorize?') ? new URL(raw, issuer) : null
+    if (!target || target.origin !== new URL(issuer).origin || target.pathname !== '/oauth/authorize') {
+      return html(reply, 400, messagePage(config, 'Sign in failed', 'The sign-in form was not sent from an authorization request.'))
+    }
+    const next = `${target.pathname}${target.search}`
     const email = str(form.email) ?? ''
-    const checked = await services.oauth.checkAuthorizationRequest(Object.fromEntries(new URL(next, issuer).searchParams))
+    const checked = await services.oauth.checkAuthorizationRequest(Object.fromEntries(target.searchParams))
     const appName = 'ok' in checked ? checked.ok.app.name || checked.ok.app.client_id : 'The application'
     try {
       const session = await services.users.login(email, str(form.password) ?? '')

@@ -224,7 +224,7 @@ export function createOAuthService(db: Db, config: Config) {
 
     /** Public `GET /api/oauth_application/metadata/:client_id/`. */
     async metadata(clientId: string): Promise<{ name: string; client_id: string; is_verified: boolean }> {
-      const app = clientId.length <= 2048 ? await oauthStore.findByClientId(db, clientId) : null
+      const app = clientId.length <= 2048 && !clientId.includes('\u0000') ? await oauthStore.findByClientId(db, clientId) : null
       if (!app) throw errors.notFound()
       return { name: app.name, client_id: app.client_id, is_verified: app.is_verified }
     },
@@ -235,7 +235,7 @@ export function createOAuthService(db: Db, config: Config) {
      * client's redirect URI, as RFC 6749 §4.1.2.1 says.
      */
     async checkAuthorizationRequest(params: Record<string, unknown>): Promise<{ ok: AuthorizationRequest } | { problem: AuthorizeProblem }> {
-      const str = (k: string): string | null => (typeof params[k] === 'string' ? (params[k] as string) : null)
+      const str = (k: string): string | null => (typeof params[k] === 'string' && !(params[k] as string).includes('\u0000') ? (params[k] as string) : null)
       const clientId = str('client_id')
       if (!clientId) return { problem: { to: 'user', message: 'The request has no client_id.' } }
       const app = clientId.length <= 2048 ? await oauthStore.findByClientId(db, clientId) : null
