@@ -26,6 +26,8 @@ CREATE TABLE oauth_applications (
 );
 -- The organization's list, newest first.
 CREATE INDEX oauth_applications_org_created ON oauth_applications (organization_id, created DESC, id DESC);
+-- The operator's list of every application (CLI), newest first.
+CREATE INDEX oauth_applications_created ON oauth_applications (created DESC, id DESC);
 CREATE INDEX oauth_applications_user ON oauth_applications (user_id);
 
 CREATE TABLE oauth_authorization_codes (

@@ -34,7 +34,7 @@ const hidden = (fields: Record<string, string>) =>
     .join('\n')
 
 /** The sign-in form shown by /oauth/authorize to someone without a session. */
-export function loginPage(config: Config, s: { next: string; appName: string; email?: string; error?: string }): string {
+export function loginPage(config: Config, s: { next: string; appName: string; csrfToken: string; email?: string; error?: string }): string {
   return page(
     config,
     'Sign in',
@@ -42,7 +42,7 @@ export function loginPage(config: Config, s: { next: string; appName: string; em
 <p class="muted">${esc(s.appName)} wants to access your ${esc(config.productName)} account. Sign in first.</p>
 ${s.error ? `<div class="error" role="alert">${esc(s.error)}</div>` : ''}
 <form method="post" action="/oauth/login">
-${hidden({ next: s.next })}
+${hidden({ next: s.next, csrf_token: s.csrfToken })}
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="${esc(s.email ?? '')}">
 <label for="password">Password</label>

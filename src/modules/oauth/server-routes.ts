@@ -14,6 +14,8 @@ import { OAuthError, type AuthorizationRequest } from './service.ts'
 const REQUEST_FIELDS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const
 
 const GITHUB_STATE_COOKIE = 'orgd_github_state'
+// Double-submit token of the sign-in form, so another site cannot sign a browser into its account.
+const LOGIN_CSRF_COOKIE = 'orgd_login_csrf'
 
 type Form = Record<string, unknown>
 
@@ -113,7 +115,11 @@ export function oauthServerRoutes(app: FastifyInstance, services: Services): voi
     }
     const request = checked.ok
     const session = await sessionOf(req)
-    if (!session) return html(reply, 200, loginPage(config, { next: req.url, appName: request.app.name || request.app.client_id }))
+    if (!session) {
+      const csrfToken = randomToken(24)
+      reply.setCookie(LOGIN_CSRF_COOKIE, csrfToken, { path: '/oauth', httpOnly: true, sameSite: 'lax', secure, maxAge: 3600 })
+      return html(reply, 200, loginPage(config, { next: req.url, appName: request.app.name || request.app.client_id, csrfToken }))
+    }
     // First-party applications are the operator's own: PostHog skips the consent screen for them.
     if (request.app.is_first_party) return approve(reply, session.user, request)
     const fields: Record<string, string> = {}
@@ -164,14 +170,20 @@ export function oauthServerRoutes(app: FastifyInstance, services: Services): voi
       return html(reply, 400, messagePage(config, 'Sign in failed', 'The sign-in form was not sent from an authorization request.'))
     }
     const next = `${target.pathname}${target.search}`
+    const csrfCookie = req.cookies?.[LOGIN_CSRF_COOKIE]
+    const csrfToken = str(form.csrf_token)
+    if (!csrfCookie || !csrfToken || !safeEqual(csrfToken, csrfCookie)) {
+      return html(reply, 403, messagePage(config, 'Sign in failed', 'CSRF Failed: the sign-in form has expired or was not sent from this site. Start again.'))
+    }
     const email = str(form.email) ?? ''
     const checked = await services.oauth.checkAuthorizationRequest(Object.fromEntries(target.searchParams))
     const appName = 'ok' in checked ? checked.ok.app.name || checked.ok.app.client_id : 'The application'
     try {
       const session = await services.users.login(email, str(form.password) ?? '')
       setSessionCookies(reply, session, secure)
+      reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/oauth' })
     } catch (err) {
-      if (err instanceof ApiError && err.statusCode === 400) return html(reply, 400, loginPage(config, { next, appName, email, error: err.detail }))
+      if (err instanceof ApiError && err.statusCode === 400) return html(reply, 400, loginPage(config, { next, appName, email, csrfToken, error: err.detail }))
       throw err
     }
     return reply.code(303).redirect(next)

@@ -141,6 +141,7 @@ export function createOAuthService(db: Db, config: Config) {
     const access = `pha_${randomToken(35)}`
     const refresh = `phr_${randomToken(35)}`
     const now = Date.now()
+    await oauthStore.sweepExpired(q, grant.userId)
     const accessId = await oauthStore.insertAccessToken(q, {
       tokenHash: sha256Hex(access),
       ...grant,

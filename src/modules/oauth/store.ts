@@ -138,6 +138,12 @@ export const oauthStore = {
     return rows[0].id
   },
 
+  /** Expired tokens of one user are swept when that user gets new ones, rather than by a timer. */
+  async sweepExpired(q: Queryable, userId: number): Promise<void> {
+    await q.query(`DELETE FROM oauth_refresh_tokens WHERE user_id = $1 AND expires_at < now()`, [userId])
+    await q.query(`DELETE FROM oauth_access_tokens WHERE user_id = $1 AND expires_at < now()`, [userId])
+  },
+
   async insertRefreshToken(q: Queryable, t: { tokenHash: string; grantId: string; applicationId: string; userId: number; accessTokenId: number; scopes: string[]; expiresAt: Date }): Promise<void> {
     await q.query(
       `INSERT INTO oauth_refresh_tokens (token_hash, grant_id, application_id, user_id, access_token_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -170,13 +176,5 @@ export const oauthStore = {
   async deleteAccessTokenByHash(q: Queryable, tokenHash: string, applicationId: string): Promise<boolean> {
     const rows = await q.query(`DELETE FROM oauth_access_tokens WHERE token_hash = $1 AND application_id = $2 RETURNING id`, [tokenHash, applicationId])
     return rows.length > 0
-  },
-
-  async findAccessToken(q: Queryable, tokenHash: string): Promise<{ id: number; user_id: number; application_id: string; scopes: string[]; expires_at: Date } | null> {
-    const rows = await q.query<{ id: number; user_id: number; application_id: string; scopes: string[]; expires_at: Date }>(
-      `SELECT id, user_id, application_id, scopes, expires_at FROM oauth_access_tokens WHERE token_hash = $1`,
-      [tokenHash],
-    )
-    return rows[0] ?? null
   },
 }

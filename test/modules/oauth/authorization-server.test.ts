@@ -89,16 +89,30 @@ describe('the authorization endpoint', () => {
     expect(page.statusCode).toBe(200)
     expect(page.body).toContain('action="/oauth/login"')
     expect(page.body).toContain('Acme Reporter wants to access')
-    const wrong = await t.app.inject({ method: 'POST', url: '/oauth/login', ...form({ next: url, email: w.member.email, password: 'nope' }) })
+    const csrfCookie = page.cookies.find((c) => c.name === 'orgd_login_csrf')!
+    expect(csrfCookie.httpOnly).toBe(true)
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec(page.body)![1]
+    expect(csrf).toBe(csrfCookie.value)
+    const post = (fields: Record<string, string>, cookie: string | null = `orgd_login_csrf=${csrfCookie.value}`) => {
+      const f = form(fields)
+      return t.app.inject({ method: 'POST', url: '/oauth/login', headers: { ...f.headers, ...(cookie ? { cookie } : {}) }, payload: f.payload })
+    }
+    const wrong = await post({ next: url, email: w.member.email, password: 'nope', csrf_token: csrf })
     expect(wrong.statusCode).toBe(400)
     expect(wrong.body).toContain('Invalid email or password.')
     expect(wrong.cookies.find((c) => c.name === 'sessionid')).toBeUndefined()
-    const ok = await t.app.inject({ method: 'POST', url: '/oauth/login', ...form({ next: url, email: w.member.email, password: PASSWORD }) })
+    // Without the form's token (another site posting the form), nobody is signed in.
+    for (const [fields, cookie] of [[{ csrf_token: 'forged' }, undefined], [{ csrf_token: csrf }, null], [{}, undefined]] as const) {
+      const forged = await post({ next: url, email: w.member.email, password: PASSWORD, ...fields }, cookie)
+      expect(forged.statusCode).toBe(403)
+      expect(forged.cookies.find((c) => c.name === 'sessionid')).toBeUndefined()
+    }
+    const ok = await post({ next: url, email: w.member.email, password: PASSWORD, csrf_token: csrf })
     expect(ok.statusCode).toBe(303)
     expect(ok.headers.location).toBe(url)
     expect(ok.cookies.find((c) => c.name === 'sessionid')?.value).toBeTruthy()
     // The form never sends anyone elsewhere.
-    const away = await t.app.inject({ method: 'POST', url: '/oauth/login', ...form({ next: 'https://evil.example/', email: w.member.email, password: PASSWORD }) })
+    const away = await post({ next: 'https://evil.example/', email: w.member.email, password: PASSWORD, csrf_token: csrf })
     expect(away.statusCode).toBe(400)
     expect(away.headers.location).toBeUndefined()
   })
@@ -255,6 +269,24 @@ describe('the token endpoint', () => {
     expect(after.statusCode).toBe(401)
     expect(after.json()).toEqual({ type: 'authentication_error', code: 'authentication_failed', detail: 'Invalid access token.', attr: null })
     expect((await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token })).json().error).toBe('invalid_grant')
+  })
+
+  it('two simultaneous exchanges of one code: exactly one succeeds', async () => {
+    const { code, verifier } = await getCode()
+    const body = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT }
+    const answers = await Promise.all([token(body), token(body), token(body)])
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 400, 400])
+    for (const r of answers.filter((r) => r.statusCode === 400)) expect(r.json().error).toBe('invalid_grant')
+  })
+
+  it('two simultaneous refreshes of one token: at most one pair survives', async () => {
+    const { code, verifier } = await getCode()
+    const first = await exchange(code, verifier)
+    const answers = await Promise.all([token({ grant_type: 'refresh_token', refresh_token: first.refresh_token }), token({ grant_type: 'refresh_token', refresh_token: first.refresh_token })])
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 400])
+    // The loser replayed a spent token, which ends the grant: the winner's pair is revoked too.
+    const winner: Tokens = answers.find((r) => r.statusCode === 200)!.json()
+    expect((await t.app.inject({ method: 'GET', url: membersUrl(), headers: bearer(winner.access_token) })).statusCode).toBe(401)
   })
 
   it('a wrong redirect URI is invalid_grant', async () => {
