@@ -33,6 +33,7 @@ function html(reply: FastifyReply, status: number, body: string): FastifyReply {
     .code(status)
     .header('cache-control', 'no-store')
     .header('x-frame-options', 'DENY')
+    .header('referrer-policy', 'no-referrer')
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
     .type('text/html; charset=utf-8')
     .send(body)
