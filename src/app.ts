@@ -19,6 +19,7 @@ import { createServices, type ServiceOptions, type Services } from './services.t
 import { inviteRoutes } from './modules/invites/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
 import { projectRoutes } from './modules/projects/routes.ts'
+import { oauthRoutes } from './modules/oauth/routes.ts'
 
 export interface BuildOptions {
   config: Config
@@ -137,6 +138,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   inviteRoutes(app, services)
   signupRoutes(app, services)
   projectRoutes(app, services)
+  oauthRoutes(app, services)
   notImplementedRoutes(app)
 
   await app.ready()

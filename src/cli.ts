@@ -182,6 +182,130 @@ apiKey
     })
   })
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+interface OAuthAppView {
+  id: string
+  name: string
+  client_id: string
+  client_type: string
+  redirect_uris_list: string[]
+  organization_id: string | null
+  is_verified: boolean
+  is_first_party: boolean
+  scopes: string[]
+  optional_scopes: string[]
+  created: Date
+}
+
+function describeOAuthApp(a: OAuthAppView): string {
+  const flags = [a.client_type, a.is_verified ? 'verified' : null, a.is_first_party ? 'first-party' : null].filter(Boolean).join(', ')
+  return [
+    `${a.name || '(no name)'}  (${flags})`,
+    `  id:            ${a.id}`,
+    `  client id:     ${a.client_id}`,
+    `  organization:  ${a.organization_id ?? '(none)'}`,
+    `  redirect URIs: ${a.redirect_uris_list.join(' ')}`,
+    `  scopes:        ${a.scopes.join(' ') || '(none)'}${a.optional_scopes.length ? `  optional: ${a.optional_scopes.join(' ')}` : ''}`,
+  ].join('\n')
+}
+
+const oauthApp = program.command('oauth-app').description('manage OAuth applications (PostHog has no public endpoint that creates them)')
+oauthApp
+  .command('create')
+  .description('register an OAuth application for an organization; a confidential client secret is printed once')
+  .requiredOption('--organization <id>')
+  .requiredOption('--name <name>')
+  .requiredOption('--redirect-uri <uri>', 'a redirect URI (repeat for several)', collect, [] as string[])
+  .option('--public', 'a public client (no secret; PKCE only), e.g. a native or single-page app')
+  .option('--scopes <scopes>', 'comma-separated required scopes, e.g. "organization:read,project:read"', list)
+  .option('--optional-scopes <scopes>', 'comma-separated optional scopes', list)
+  .option('--first-party', 'skip the consent screen (the operator\'s own application)')
+  .option('--verified', 'show the verified badge on the consent screen')
+  .option('--created-by <email>', 'the user recorded as the creator')
+  .option('--json', 'print JSON')
+  .action(async (o: { organization: string; name: string; redirectUri: string[]; public?: boolean; scopes?: string[]; optionalScopes?: string[]; firstParty?: boolean; verified?: boolean; createdBy?: string; json?: boolean }) => {
+    if (!isUuid(o.organization)) throw new CliError(`--organization must be an organization id (UUID), got "${o.organization}"`)
+    await withDb(async (_db, services) => {
+      let createdBy: number | null = null
+      if (o.createdBy) {
+        const user = await services.users.findByEmail(o.createdBy)
+        if (!user) throw new CliError(`No user with email ${o.createdBy}`)
+        createdBy = user.id
+      }
+      let created
+      try {
+        created = await services.oauth.create({
+          organizationId: o.organization,
+          name: o.name,
+          redirectUris: o.redirectUri,
+          clientType: o.public ? 'public' : 'confidential',
+          scopes: o.scopes ?? [],
+          optionalScopes: o.optionalScopes ?? [],
+          isFirstParty: !!o.firstParty,
+          isVerified: !!o.verified,
+          createdByUserId: createdBy,
+        })
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 404) throw new CliError(`No organization with id ${o.organization}`)
+        throw err
+      }
+      print(
+        !!o.json,
+        created,
+        `${describeOAuthApp(created)}\n` + (created.client_secret ? `  client secret: ${created.client_secret}\n  (the secret is shown once; keep it safe)` : '  (public client: no secret)'),
+      )
+    })
+  })
+oauthApp
+  .command('list')
+  .description('list OAuth applications, newest first')
+  .option('--organization <id>', 'only this organization\'s')
+  .option('--json', 'print JSON')
+  .action(async (o: { organization?: string; json?: boolean }) => {
+    if (o.organization !== undefined && !isUuid(o.organization)) throw new CliError(`--organization must be an organization id (UUID), got "${o.organization}"`)
+    await withDb(async (_db, services) => {
+      const apps = await services.oauth.listAll(o.organization ?? null)
+      print(!!o.json, apps, apps.length ? apps.map(describeOAuthApp).join('\n') : 'No OAuth applications.')
+    })
+  })
+oauthApp
+  .command('rotate-secret')
+  .description('replace a confidential application\'s client secret (the new one is printed once)')
+  .argument('<app>', 'application id or client id')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: { json?: boolean }) => {
+    await withDb(async (_db, services) => {
+      let rotated
+      try {
+        rotated = await services.oauth.rotateSecret(ref)
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 404) throw new CliError(`No OAuth application ${ref}`)
+        throw err
+      }
+      print(!!o.json, { id: rotated.id, client_id: rotated.client_id, client_secret: rotated.client_secret }, `${rotated.client_secret}\n(new client secret for ${rotated.client_id}, shown once; the old one no longer works)`)
+    })
+  })
+oauthApp
+  .command('delete')
+  .description('delete an OAuth application and every token issued to it')
+  .argument('<app>', 'application id or client id')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: { json?: boolean }) => {
+    await withDb(async (_db, services) => {
+      let deleted
+      try {
+        deleted = await services.oauth.delete(ref)
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 404) throw new CliError(`No OAuth application ${ref}`)
+        throw err
+      }
+      print(!!o.json, { deleted: true, ...deleted }, `Deleted OAuth application ${deleted.client_id} (${deleted.id})`)
+    })
+  })
+
 try {
   await program.parseAsync(process.argv)
 } catch (err) {

@@ -32,6 +32,15 @@ export interface Config {
   jobMaxAttempts: number
   /** Signs the tokens orgd hands out (project `live_events_token`). */
   secretKey: string
+  oauthAccessTokenTtlSeconds: number
+  oauthRefreshTokenTtlSeconds: number
+  oauthCodeTtlSeconds: number
+  /** "Sign in with GitHub" is on when both the client id and secret are set. */
+  githubClientId: string | null
+  githubClientSecret: string | null
+  githubAuthorizeUrl: string
+  githubTokenUrl: string
+  githubApiUrl: string
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +106,18 @@ function secretKey(raw: string | undefined): string {
   return raw
 }
 
+function absoluteUrl(env: Env, name: string, fallback: string): string {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  try {
+    const url = new URL(raw.trim())
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme')
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`)
+  }
+  return raw.trim()
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Reads every setting once and fails fast with a message naming the variable. */
@@ -133,6 +154,14 @@ export function loadConfig(env: Env = process.env): Config {
     jobRetryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5000, 1, 3_600_000),
     jobMaxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 8, 1, 100),
     secretKey: secretKey(env.SECRET_KEY),
+    oauthAccessTokenTtlSeconds: int(env, 'OAUTH_ACCESS_TOKEN_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
+    oauthRefreshTokenTtlSeconds: int(env, 'OAUTH_REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
+    oauthCodeTtlSeconds: int(env, 'OAUTH_CODE_TTL_SECONDS', 60, 1, 600),
+    githubClientId: env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_ID.trim() !== '' ? env.GITHUB_CLIENT_ID.trim() : null,
+    githubClientSecret: env.GITHUB_CLIENT_SECRET && env.GITHUB_CLIENT_SECRET.trim() !== '' ? env.GITHUB_CLIENT_SECRET.trim() : null,
+    githubAuthorizeUrl: absoluteUrl(env, 'GITHUB_AUTHORIZE_URL', 'https://github.com/login/oauth/authorize'),
+    githubTokenUrl: absoluteUrl(env, 'GITHUB_TOKEN_URL', 'https://github.com/login/oauth/access_token'),
+    githubApiUrl: absoluteUrl(env, 'GITHUB_API_URL', 'https://api.github.com').replace(/\/+$/, ''),
   }
 }
 
@@ -156,4 +185,12 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'JOB_RETRY_BASE_MS', default: '5000', meaning: 'first retry delay of a failed job (doubles each attempt, at most 1 hour)' },
   { name: 'JOB_MAX_ATTEMPTS', default: '8', meaning: 'attempts before a job is marked failed' },
   { name: 'SECRET_KEY', default: '(random per process)', meaning: 'signs project `live_events_token` JWTs (HS256); set the same value on every process' },
+  { name: 'OAUTH_ACCESS_TOKEN_TTL_SECONDS', default: '3600', meaning: 'lifetime of an OAuth access token (`pha_…`)' },
+  { name: 'OAUTH_REFRESH_TOKEN_TTL_SECONDS', default: '2592000', meaning: 'lifetime of an OAuth refresh token (`phr_…`)' },
+  { name: 'OAUTH_CODE_TTL_SECONDS', default: '60', meaning: 'lifetime of an OAuth authorization code' },
+  { name: 'GITHUB_CLIENT_ID', default: '(unset)', meaning: 'GitHub OAuth app client id; with the secret, turns on "Sign in with GitHub"' },
+  { name: 'GITHUB_CLIENT_SECRET', default: '(unset)', meaning: 'GitHub OAuth app client secret' },
+  { name: 'GITHUB_AUTHORIZE_URL', default: 'https://github.com/login/oauth/authorize', meaning: "GitHub's authorization page (a GitHub Enterprise or test server may replace it)" },
+  { name: 'GITHUB_TOKEN_URL', default: 'https://github.com/login/oauth/access_token', meaning: "GitHub's token endpoint" },
+  { name: 'GITHUB_API_URL', default: 'https://api.github.com', meaning: "GitHub's REST API base (for `GET /user`)" },
 ]

@@ -9,6 +9,9 @@ import { createMemberService } from './modules/members/service.ts'
 import { createOrganizationService } from './modules/organizations/service.ts'
 import { createUserService } from './modules/users/service.ts'
 import { createProjectService, projectJobHandlers } from './modules/projects/service.ts'
+import { createOAuthService } from './modules/oauth/service.ts'
+import { createSocialIdentityService } from './modules/oauth/social.ts'
+import { createGitHubAdapter } from './adapters/github.ts'
 
 export interface ServiceOptions {
   /** Replaces the mailer built from config (tests pass one pointing at their SMTP server). */
@@ -38,6 +41,9 @@ export function createServices(db: Db, config: Config, opts: ServiceOptions = {}
     members: createMemberService(db, apiKeys),
     invites: createInviteService(db, config, () => worker.nudge()),
     projects: createProjectService(db, config, () => worker.nudge()),
+    oauth: createOAuthService(db, config),
+    socialIdentities: createSocialIdentityService(db),
+    github: createGitHubAdapter(config),
   }
 }
 

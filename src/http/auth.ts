@@ -12,6 +12,7 @@ export type Principal =
       user: UserRow
       key: { id: string; scopes: string[] | null; scopedTeams: number[] | null; scopedOrganizations: string[] | null }
     }
+  | { kind: 'oauth_access_token'; user: UserRow; token: { id: number; scopes: string[]; applicationId: string } }
 
 /**
  * What a route needs, declared next to it and enforced here in PostHog's order:
@@ -81,7 +82,22 @@ function findApiKey(req: FastifyRequest): { token: string; source: KeySource } |
   return null
 }
 
+/** An OAuth access token (`pha_…`) in the Authorization header, which PostHog tries before API keys. */
+function findOAuthToken(req: FastifyRequest): string | null {
+  const header = req.headers.authorization
+  if (typeof header !== 'string') return null
+  const m = /^Bearer\s+(\S.+)$/.exec(header)
+  const token = m?.[1].trim()
+  return token && token.startsWith('pha_') ? token : null
+}
+
 async function authenticate(req: FastifyRequest, services: Services): Promise<Principal | null> {
+  const oauthToken = findOAuthToken(req)
+  if (oauthToken) {
+    const found = await services.oauth.authenticateAccessToken(oauthToken)
+    if (!found) throw errors.authenticationFailed('Invalid access token.')
+    return { kind: 'oauth_access_token', user: found.user, token: found.token }
+  }
   const candidate = findApiKey(req)
   if (candidate) {
     const found = await services.apiKeys.authenticate(candidate.token)
@@ -104,9 +120,13 @@ function checkCsrf(req: FastifyRequest, principal: Principal): void {
 }
 
 function checkScope(principal: Principal, scope: Access['scope']): void {
-  if (principal.kind !== 'personal_api_key' || scope === undefined || scope === 'none') return
+  if (principal.kind === 'session' || scope === undefined || scope === 'none') return
   if (scope === 'refuse_api_keys') throw errors.permissionDenied('This action does not support personal API key access')
-  if (!scopesAllow(principal.key.scopes, scope)) throw errors.permissionDenied(`API key missing required scope '${scope}'`)
+  if (principal.kind === 'oauth_access_token' && principal.token.scopes.length === 0) {
+    throw errors.permissionDenied('OAuth token has no scopes and cannot access this resource')
+  }
+  const granted = principal.kind === 'personal_api_key' ? principal.key.scopes : principal.token.scopes
+  if (!scopesAllow(granted, scope)) throw errors.permissionDenied(`API key missing required scope '${scope}'`)
 }
 
 /** Key restrictions that depend on the organization (spec 7.4), checked before membership. */

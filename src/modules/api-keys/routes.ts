@@ -50,7 +50,8 @@ function keyId(req: FastifyRequest): string {
 
 function sessionUser(req: FastifyRequest) {
   const principal = principalOf(req)
-  if (principal.kind === 'personal_api_key') throw errors.permissionDenied('This action does not support Personal API Key access')
+  // OAuth access tokens may not manage personal API keys either: only a signed-in person may.
+  if (principal.kind !== 'session') throw errors.permissionDenied('This action does not support Personal API Key access')
   return principal.user
 }
 
@@ -78,6 +79,7 @@ export function apiKeyRoutes(app: FastifyInstance, services: Services): void {
       handler: async (req) => {
         const principal = principalOf(req)
         const id = keyId(req)
+        if (principal.kind === 'oauth_access_token') throw errors.permissionDenied('This action does not support Personal API Key access')
         if (principal.kind === 'personal_api_key') {
           if (id !== '@current' && id !== principal.key.id) throw errors.permissionDenied('This action does not support Personal API Key access')
           return services.apiKeys.get(principal.user, principal.key.id)

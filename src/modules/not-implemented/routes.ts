@@ -30,4 +30,3 @@ const org = '/api/organizations/:organization_id'
 pending(['GET', 'POST'], `${org}/legal_documents`, 'Legal documents')
 pending(['GET', 'DELETE'], `${org}/legal_documents/:id`, 'Legal documents')
 pending(['GET'], `${org}/legal_documents/:id/download`, 'Legal document download')
-pending(['GET'], `${org}/oauth_applications`, 'OAuth applications')
