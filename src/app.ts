@@ -18,6 +18,7 @@ import { userRoutes } from './modules/users/routes.ts'
 import { createServices, type ServiceOptions, type Services } from './services.ts'
 import { inviteRoutes } from './modules/invites/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
+import { legalDocumentRoutes } from './modules/legal-documents/routes.ts'
 
 export interface BuildOptions {
   config: Config
@@ -132,6 +133,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   memberRoutes(app, services)
   inviteRoutes(app, services)
   signupRoutes(app, services)
+  legalDocumentRoutes(app, services)
   notImplementedRoutes(app)
 
   await app.ready()

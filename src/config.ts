@@ -29,6 +29,27 @@ export interface Config {
   jobPollMs: number
   jobRetryBaseMs: number
   jobMaxAttempts: number
+  /** Signs local-storage download URLs and local signing links; unset: a random key kept in dataDir. */
+  secretKey: string | null
+  esignProvider: 'local' | 'pandadoc'
+  pandadoc: {
+    apiKey: string | null
+    baseUrl: string
+    webhookSecret: string | null
+    templateIds: { BAA: string | null; DPA: string | null; MSA: string | null }
+  }
+  /** The operator's countersigner on legal documents (PostHog's sales@posthog.com). */
+  legalCountersignerEmail: string
+  /** S3-compatible object storage; when `bucket` is null files are kept under dataDir/objects. */
+  s3: {
+    bucket: string | null
+    endpoint: string | null
+    region: string
+    accessKeyId: string | null
+    secretAccessKey: string | null
+    forcePathStyle: boolean
+  }
+  legalDocumentsFolder: string
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +108,22 @@ function smtpUrl(raw: string | undefined): string | null {
   return raw
 }
 
+function opt(env: Env, name: string): string | null {
+  const raw = env[name]
+  return raw === undefined || raw.trim() === '' ? null : raw.trim()
+}
+
+function absoluteUrl(env: Env, name: string, fallback: string | null): string | null {
+  const raw = opt(env, name) ?? fallback
+  if (raw === null) return null
+  try {
+    new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got "${raw}"`)
+  }
+  return raw.replace(/\/+$/, '')
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Reads every setting once and fails fast with a message naming the variable. */
@@ -122,7 +159,31 @@ export function loadConfig(env: Env = process.env): Config {
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 10, 60_000),
     jobRetryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5000, 1, 3_600_000),
     jobMaxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 8, 1, 100),
+    secretKey: opt(env, 'SECRET_KEY'),
+    esignProvider: esignProvider(env.ESIGN_PROVIDER),
+    pandadoc: {
+      apiKey: opt(env, 'PANDADOC_API_KEY'),
+      baseUrl: absoluteUrl(env, 'PANDADOC_API_BASE_URL', 'https://api.pandadoc.com')!,
+      webhookSecret: opt(env, 'PANDADOC_WEBHOOK_SECRET'),
+      templateIds: { BAA: opt(env, 'PANDADOC_BAA_TEMPLATE_ID'), DPA: opt(env, 'PANDADOC_DPA_TEMPLATE_ID'), MSA: opt(env, 'PANDADOC_MSA_TEMPLATE_ID') },
+    },
+    legalCountersignerEmail: opt(env, 'LEGAL_COUNTERSIGNER_EMAIL') ?? `legal@${new URL(siteUrl).hostname}`,
+    s3: {
+      bucket: opt(env, 'S3_BUCKET'),
+      endpoint: absoluteUrl(env, 'S3_ENDPOINT', null),
+      region: opt(env, 'S3_REGION') ?? 'us-east-1',
+      accessKeyId: opt(env, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: opt(env, 'S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', opt(env, 'S3_ENDPOINT') !== null),
+    },
+    legalDocumentsFolder: (opt(env, 'OBJECT_STORAGE_LEGAL_DOCUMENTS_FOLDER') ?? 'legal_documents').replace(/^\/+|\/+$/g, ''),
   }
+}
+
+function esignProvider(raw: string | undefined): Config['esignProvider'] {
+  if (raw === undefined || raw.trim() === '') return 'local'
+  if (raw === 'local' || raw === 'pandadoc') return raw
+  throw new ConfigError(`ESIGN_PROVIDER must be "local" or "pandadoc", got "${raw}"`)
 }
 
 /** The README's configuration table is generated from this list, so the two cannot drift. */
@@ -144,4 +205,20 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'JOB_POLL_MS', default: '1000', meaning: 'how often the worker looks for due jobs' },
   { name: 'JOB_RETRY_BASE_MS', default: '5000', meaning: 'first retry delay of a failed job (doubles each attempt, at most 1 hour)' },
   { name: 'JOB_MAX_ATTEMPTS', default: '8', meaning: 'attempts before a job is marked failed' },
+  { name: 'SECRET_KEY', default: '(random, kept in `ORGD_DATA_DIR/secret_key`)', meaning: 'HMAC key for signed file URLs and signing links; set the same value on every process' },
+  { name: 'ESIGN_PROVIDER', default: 'local', meaning: 'e-signature of legal documents: `local` (orgd\'s own signing page) or `pandadoc`' },
+  { name: 'PANDADOC_API_KEY', default: '(unset)', meaning: 'PandaDoc API key (`Authorization: API-Key …`)' },
+  { name: 'PANDADOC_API_BASE_URL', default: 'https://api.pandadoc.com', meaning: 'PandaDoc REST API base URL' },
+  { name: 'PANDADOC_WEBHOOK_SECRET', default: '(unset)', meaning: 'shared key of the PandaDoc webhook (HMAC-SHA256); unset answers the webhook 404' },
+  { name: 'PANDADOC_BAA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the BAA' },
+  { name: 'PANDADOC_DPA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the DPA' },
+  { name: 'PANDADOC_MSA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the MSA (created by the operator CLI only)' },
+  { name: 'LEGAL_COUNTERSIGNER_EMAIL', default: 'legal@<SITE_URL host>', meaning: "the operator's countersigner of legal documents" },
+  { name: 'S3_BUCKET', default: '(unset)', meaning: 'bucket for signed PDFs; unset keeps files under `ORGD_DATA_DIR/objects`' },
+  { name: 'S3_ENDPOINT', default: '(AWS)', meaning: 'S3-compatible endpoint URL (MinIO, R2, …)' },
+  { name: 'S3_REGION', default: 'us-east-1', meaning: 'S3 region' },
+  { name: 'S3_ACCESS_KEY_ID', default: '(SDK default chain)', meaning: 'S3 access key id' },
+  { name: 'S3_SECRET_ACCESS_KEY', default: '(SDK default chain)', meaning: 'S3 secret access key' },
+  { name: 'S3_FORCE_PATH_STYLE', default: 'true with S3_ENDPOINT', meaning: 'address the bucket in the path rather than the host name' },
+  { name: 'OBJECT_STORAGE_LEGAL_DOCUMENTS_FOLDER', default: 'legal_documents', meaning: 'key prefix of signed PDFs' },
 ]

@@ -27,9 +27,6 @@ export function pending(method: HTTPMethods[], url: string, what: string): void 
 }
 
 const org = '/api/organizations/:organization_id'
-pending(['GET', 'POST'], `${org}/legal_documents`, 'Legal documents')
-pending(['GET', 'DELETE'], `${org}/legal_documents/:id`, 'Legal documents')
-pending(['GET'], `${org}/legal_documents/:id/download`, 'Legal document download')
 pending(['GET'], `${org}/oauth_applications`, 'OAuth applications')
 pending(['GET', 'POST'], `${org}/projects`, 'Projects')
 pending(['GET', 'PATCH', 'PUT', 'DELETE'], `${org}/projects/:id`, 'Projects')
