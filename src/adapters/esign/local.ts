@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import fontkit from '@pdf-lib/fontkit'
-import { PDFDocument, rgb, type PDFFont, type PDFPage } from 'pdf-lib'
+import { PDFDocument, PDFHexString, PDFName, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib'
 import { safeEqual } from '../../lib/crypto.ts'
 import { isUuid } from '../../lib/ids.ts'
 
@@ -178,9 +178,15 @@ export async function signAgreement(unsigned: Buffer, s: SignatureInput): Promis
   last.drawText(`${s.signerName} (${s.signerEmail}), ${when}`, { x: PAGE.margin + 70, y: PAGE.margin + 46, size: 8, font: regular, color: MUTED })
   last.drawText('Signed electronically; see the audit page.', { x: PAGE.margin, y: PAGE.margin + 30, size: 8, font: regular, color: MUTED })
 
+  // Plain ASCII lines are set in a standard font, whose text stays readable in the content stream
+  // (an auditor's text tools can find the hash); anything else needs the embedded Unicode font.
+  const helvetica = await pdf.embedFont(StandardFonts.Helvetica)
+  const helveticaBold = await pdf.embedFont(StandardFonts.HelveticaBold)
   const audit = pdf.addPage([PAGE.width, PAGE.height])
   let y = PAGE.height - PAGE.margin
-  const line = (text: string, font: PDFFont, size: number, color = INK) => {
+  const line = (text: string, preferred: PDFFont, size: number, color = INK) => {
+    const ascii = /^[\x20-\x7e]*$/.test(text)
+    const font = ascii ? (preferred === bold ? helveticaBold : helvetica) : preferred
     for (const l of wrap(text, font, size, PAGE.width - 2 * PAGE.margin)) {
       audit.drawText(l, { x: PAGE.margin, y: y - size, size, font, color })
       y -= size + 6
@@ -196,6 +202,11 @@ export async function signAgreement(unsigned: Buffer, s: SignatureInput): Promis
   line(`SHA-256 of the unsigned PDF: ${s.unsignedSha256}`, regular, 10)
   y -= 8
   line('The signer typed their full name and confirmed that they agree to sign this document electronically.', regular, 9, MUTED)
+  // pdf-lib keeps the document information dictionary private; it is a plain PDFDict in the trailer.
+  ;(pdf as unknown as { getInfoDict(): { set(k: PDFName, v: PDFHexString): void } }).getInfoDict().set(
+    PDFName.of('SignatureAudit'),
+    PDFHexString.fromText(JSON.stringify({ document_id: s.documentId, signer_name: s.signerName, signer_email: s.signerEmail, signed_at: when, ip: s.ip, unsigned_sha256: s.unsignedSha256 })),
+  )
   pdf.setModificationDate(s.signedAt)
   return Buffer.from(await pdf.save({ useObjectStreams: false }))
 }
