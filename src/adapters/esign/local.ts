@@ -58,7 +58,8 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-function clauses(i: AgreementInput): string[] {
+/** The agreement's text, the same in the PDF and on the signing page. */
+export function clauses(i: AgreementInput): string[] {
   const p = i.productName
   const common = [
     `This ${DOCUMENT_TITLES[i.documentType] ?? i.documentType} (the "Agreement") is entered into between ${p} ("Provider") and ${i.companyName}, of ${i.companyAddress} ("Customer"), and takes effect on the date it is signed by Customer.`,
@@ -199,7 +200,8 @@ export async function signAgreement(unsigned: Buffer, s: SignatureInput): Promis
   line(`Signer email: ${s.signerEmail}`, regular, 10)
   line(`Signed at (UTC): ${when}`, regular, 10)
   line(`Signer IP address: ${s.ip}`, regular, 10)
-  line(`SHA-256 of the unsigned PDF: ${s.unsignedSha256}`, regular, 10)
+  line('SHA-256 of the unsigned PDF:', regular, 10)
+  line(s.unsignedSha256, regular, 9)
   y -= 8
   line('The signer typed their full name and confirmed that they agree to sign this document electronically.', regular, 9, MUTED)
   // pdf-lib keeps the document information dictionary private; it is a plain PDFDict in the trailer.

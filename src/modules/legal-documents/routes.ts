@@ -8,6 +8,7 @@ import { defineRoutes } from '../../http/routes.ts'
 import { errorResponses, OrganizationIdParam } from '../../http/schemas.ts'
 import { safeEqual } from '../../lib/crypto.ts'
 import { verifyFileUrl } from '../../adapters/storage/local.ts'
+import { clauses } from '../../adapters/esign/local.ts'
 import type { Services } from '../../services.ts'
 import { CreateLegalDocument, LegalDocumentDTO, LegalDocumentList } from './schemas.ts'
 import { renderSignPage, type SignPageState } from './sign-page.ts'
@@ -172,6 +173,16 @@ function registerSigningPages(app: FastifyInstance, services: Services): void {
       representativeEmail: r.representative_email,
       organizationName: found.organizationName,
       unsignedSha256: r.unsigned_pdf_sha256 ?? '',
+      clauses: clauses({
+        documentId: r.id,
+        documentType: r.document_type,
+        productName: services.config.productName,
+        countersignerEmail: services.config.legalCountersignerEmail,
+        companyName: r.company_name,
+        companyAddress: r.company_address,
+        representativeEmail: r.representative_email,
+        date: r.created_at,
+      }),
     }
   }
 

@@ -12,6 +12,8 @@ export type SignPageState =
       representativeEmail: string
       organizationName: string
       unsignedSha256: string
+      /** The agreement's text, as the PDF has it. */
+      clauses: string[]
       error?: { message: string; field: 'full_name' | 'consent' | null }
       fullName?: string
     }
@@ -33,7 +35,8 @@ function page(config: Config, title: string, body: string): string {
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
   dt { font-weight: 600; }
   dd { margin: 0; }
-  iframe { width: 100%; height: 60vh; border: 1px solid #c4c6cd; border-radius: 4px; }
+  article { max-height: 50vh; overflow-y: auto; border: 1px solid #c4c6cd; border-radius: 4px; padding: 8px 16px; background: #fbfbf8; }
+  article p { line-height: 1.45; }
   label { display: block; font-weight: 600; margin: 16px 0 4px; }
   input[type=text] { width: 100%; box-sizing: border-box; padding: 8px 10px; font-size: 1rem; border: 1px solid #c4c6cd; border-radius: 4px; }
   .check { display: flex; gap: 8px; align-items: flex-start; font-weight: 400; }
@@ -73,7 +76,10 @@ ${s.error ? `<p class="error" role="alert" id="form-error">${esc(s.error.message
   <dt>Representative</dt><dd>${esc(s.representativeEmail)}</dd>
   <dt>Document</dt><dd>${esc(title)} (${esc(s.documentType)})</dd>
 </dl>
-<iframe src="${esc(action)}/document.pdf" title="The ${esc(title)} (PDF)"></iframe>
+<article aria-label="${esc(title)}" tabindex="0">
+  <h2>${esc(title)}</h2>
+  ${s.clauses.map((c) => `<p>${esc(c)}</p>`).join('\n  ')}
+</article>
 <p><a href="${esc(action)}/document.pdf">Open the document (PDF)</a></p>
 <p class="muted">SHA-256 of this document: <code>${esc(s.unsignedSha256)}</code></p>
 <form method="post" action="${esc(action)}" novalidate>
