@@ -113,6 +113,11 @@ function registerWebhook(app: FastifyInstance, services: Services): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+    // Any declared media type (even a malformed one) is read as bytes: before the signature is
+    // checked, nothing may answer differently from an unknown route.
+    scope.addHook('onRequest', async (req) => {
+      req.headers['content-type'] = 'application/octet-stream'
+    })
     scope.post('/api/legal_documents/pandadoc', { schema: { hide: true } }, async (req, reply) => {
       const secret = services.config.pandadoc.webhookSecret
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
