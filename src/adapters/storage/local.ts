@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { safeEqual } from '../../lib/crypto.ts'
@@ -51,7 +51,7 @@ export function createLocalStorage(opts: { dataDir: string; siteUrl: string; sec
       const path = pathOf(key)
       await mkdir(dirname(path), { recursive: true })
       // Write then rename: a reader never sees half a PDF, and a crash leaves no partial object.
-      const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
+      const tmp = `${path}.${randomBytes(8).toString('hex')}.tmp`
       await writeFile(tmp, body)
       await rename(tmp, path)
     },

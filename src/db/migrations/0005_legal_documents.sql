@@ -16,6 +16,8 @@ CREATE TABLE legal_documents (
   -- Local provider: the signing link is derived from this nonce with SECRET_KEY; clearing it voids the link.
   signing_nonce text,
   unsigned_pdf_sha256 text,
+  -- Local provider: one signature at a time; a claim that outlives a crashed request expires.
+  signing_claimed_until timestamptz,
   signer_name text,
   signer_ip text,
   signed_at timestamptz,

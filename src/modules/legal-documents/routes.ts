@@ -220,7 +220,8 @@ function registerSigningPages(app: FastifyInstance, services: Services): void {
       const s = await state(token)
       if (s.kind !== 'form') return html(reply, err.statusCode === 400 ? 409 : err.statusCode, renderSignPage(services.config, { kind: 'error', message: err.detail }))
       const field = err.attr === 'full_name' || err.attr === 'consent' ? err.attr : null
-      return html(reply, err.statusCode, renderSignPage(services.config, { ...s, error: { message: err.detail, field }, fullName }))
+      const status = err.code === 'signing_in_progress' ? 409 : err.statusCode
+      return html(reply, status, renderSignPage(services.config, { ...s, error: { message: err.detail, field }, fullName }))
     }
   })
 }

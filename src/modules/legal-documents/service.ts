@@ -27,6 +27,8 @@ export const DOWNLOAD_URL_TTL_SECONDS = 60
 export const RECONCILE_EVERY_MS = 15 * 60_000
 export const RECONCILE_MAX_AGE_DAYS = 30
 export const RECONCILE_BATCH = 50
+/** How long one signing request may hold the document before another may try. */
+export const SIGNING_CLAIM_SECONDS = 120
 
 export interface LegalDocumentView {
   id: string
@@ -278,9 +280,10 @@ export function createLegalDocumentService(deps: LegalDeps) {
     },
 
     /**
-     * Signs with the typed name: the signed PDF is stored first (outside any transaction), then
-     * the row flips to signed and stored in one conditional update. A link voided or used
-     * meanwhile changes nothing, and the stray object is removed.
+     * Signs with the typed name. The signature slot is claimed first (so two submissions cannot
+     * both write a PDF), the signed PDF is stored outside any transaction, then the row flips to
+     * signed and stored in one conditional update. A link voided meanwhile changes nothing, and
+     * its stray object is removed; a failed upload releases the claim so the signer can retry.
      */
     async sign(token: string, input: { fullName: string; consent: boolean; ip: string }): Promise<LegalDocumentRow> {
       const name = input.fullName.trim().replace(/\s+/g, ' ')
@@ -290,30 +293,40 @@ export function createLegalDocumentService(deps: LegalDeps) {
       const found = await this.forSigning(token)
       if (!found.ok) throw errors.validation(found.reason === 'signed' ? 'This document has already been signed.' : 'This signing link is not valid any more.', null, found.reason)
       const row = found.row
-      const unsigned = await this.unsignedPdf(row)
-      const at = new Date()
-      const signed = await signAgreement(unsigned, {
-        documentId: row.id,
-        signerName: name,
-        signerEmail: row.representative_email,
-        signedAt: at,
-        ip: input.ip,
-        unsignedSha256: sha256(unsigned),
-      })
-      await storage.put(signedKey(config, row.id), signed, 'application/pdf')
-      const updated = await db.tx(async (q) => {
-        const current = await legalDocumentStore.get(q, row.id, true)
-        if (!current || current.signing_nonce !== row.signing_nonce) return null
-        const flipped = await legalDocumentStore.markSigned(q, row.id, { name, ip: input.ip, at, stored: true })
-        if (flipped) await afterSigned(q, flipped)
-        return flipped
-      })
-      if (!updated) {
-        await storage.delete(signedKey(config, row.id)).catch(() => {})
-        throw errors.validation('This signing link is not valid any more.', null, 'invalid')
+      const nonce = row.signing_nonce!
+      const claimed = await db.tx((q) => legalDocumentStore.claimSigning(q, row.id, nonce, SIGNING_CLAIM_SECONDS))
+      if (!claimed) throw errors.validation('This document is being signed right now.', null, 'signing_in_progress')
+      let stored = false
+      try {
+        const unsigned = await this.unsignedPdf(row)
+        const at = new Date()
+        const signed = await signAgreement(unsigned, {
+          documentId: row.id,
+          signerName: name,
+          signerEmail: row.representative_email,
+          signedAt: at,
+          ip: input.ip,
+          unsignedSha256: sha256(unsigned),
+        })
+        await storage.put(signedKey(config, row.id), signed, 'application/pdf')
+        stored = true
+        const updated = await db.tx(async (q) => {
+          const current = await legalDocumentStore.get(q, row.id, true)
+          if (!current || current.signing_nonce !== nonce) return null
+          const flipped = await legalDocumentStore.markSigned(q, row.id, { name, ip: input.ip, at, stored: true })
+          if (flipped) await afterSigned(q, flipped)
+          return flipped
+        })
+        if (!updated) {
+          await storage.delete(signedKey(config, row.id)).catch(() => {})
+          throw errors.validation('This signing link is not valid any more.', null, 'invalid')
+        }
+        deps.afterCommit()
+        return updated
+      } catch (err) {
+        if (!stored || !(err instanceof ApiError)) await db.tx((q) => legalDocumentStore.releaseSigning(q, row.id)).catch(() => {})
+        throw err
       }
-      deps.afterCommit()
-      return updated
     },
 
     // ---- PandaDoc webhook and reconciliation ----------------------------------------------------

@@ -121,11 +121,27 @@ export const legalDocumentStore = {
   async markSigned(q: Queryable, id: string, signer: { name: string; ip: string; at: Date; stored: boolean } | null): Promise<LegalDocumentRow | null> {
     const rows = await q.query<LegalDocumentRow>(
       `UPDATE legal_documents AS d SET status = 'signed', signed_at = coalesce($2, now()), signer_name = $3, signer_ip = $4,
-              signed_pdf_stored = $5, signing_nonce = NULL, updated_at = now()
+              signed_pdf_stored = $5, signing_nonce = NULL, signing_claimed_until = NULL, updated_at = now()
         WHERE d.id = $1 AND d.status <> 'signed' RETURNING ${COLUMNS}`,
       [id, signer?.at ?? null, signer?.name ?? null, signer?.ip ?? null, signer?.stored ?? false],
     )
     return rows[0] ?? null
+  },
+
+  /** Takes the one signing slot of a pending local document whose nonce is still `nonce`. */
+  async claimSigning(q: Queryable, id: string, nonce: string, seconds: number): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE legal_documents SET signing_claimed_until = now() + ($3::int * interval '1 second')
+        WHERE id = $1 AND signing_nonce = $2 AND status = 'submitted_for_signature'
+          AND (signing_claimed_until IS NULL OR signing_claimed_until < now())
+        RETURNING id`,
+      [id, nonce, seconds],
+    )
+    return rows.length > 0
+  },
+
+  async releaseSigning(q: Queryable, id: string): Promise<void> {
+    await q.query(`UPDATE legal_documents SET signing_claimed_until = NULL WHERE id = $1`, [id])
   },
 
   async markStored(q: Queryable, id: string): Promise<boolean> {
