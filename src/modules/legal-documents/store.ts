@@ -81,7 +81,8 @@ export const legalDocumentStore = {
 
   async byPandaDocId(q: Queryable, pandadocId: string): Promise<LegalDocumentRow | null> {
     if (pandadocId === '') return null
-    const rows = await q.query<LegalDocumentRow>(`SELECT ${COLUMNS} FROM legal_documents d WHERE d.pandadoc_document_id = $1 LIMIT 1`, [pandadocId])
+    // The repeated `<> ''` lets the planner use the partial index even for a parameterized query.
+    const rows = await q.query<LegalDocumentRow>(`SELECT ${COLUMNS} FROM legal_documents d WHERE d.pandadoc_document_id = $1 AND d.pandadoc_document_id <> '' LIMIT 1`, [pandadocId])
     return rows[0] ?? null
   },
 
