@@ -16,6 +16,8 @@ import { testDbKind } from '../../helpers/env.ts'
 import { BAA, DPA, orgFixture, type OrgFixture } from './fixtures.ts'
 
 const SECRET_KEY = 'local-signing-secret'
+// A one-off CLI process opens and migrates its own database; on a busy machine that is slow.
+const CLI_TIMEOUT = 150_000
 let t: TestApp
 let fx: OrgFixture
 
@@ -112,23 +114,23 @@ describe('operator CLI', () => {
       const env = orgdEnv({ ORGD_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...(testDbKind() === 'postgres' && t.url ? { DATABASE_URL: t.url } : {}) })
       let orgId = fx.orgId
       if (testDbKind() === 'pglite') {
-        const boot = await runOrgd(['bootstrap', '--email', 'op@example.com', '--password', 'a-long-password', '--organization-name', 'Operated', '--json'], env)
+        const boot = await runOrgd(['bootstrap', '--email', 'op@example.com', '--password', 'a-long-password', '--organization-name', 'Operated', '--json'], env, CLI_TIMEOUT)
         expect(boot.code, boot.stderr).toBe(0)
         orgId = JSON.parse(boot.stdout).organization.id
       } else {
         await t.db.query(`DELETE FROM legal_documents WHERE organization_id = $1 AND document_type = 'MSA'`, [orgId])
       }
-      const res = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'msa', '--company-name', 'Acme, Inc.', '--company-address', '1 Analytics Way', '--representative-email', 'ada@acme.example', '--json'], env)
+      const res = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'msa', '--company-name', 'Acme, Inc.', '--company-address', '1 Analytics Way', '--representative-email', 'ada@acme.example', '--json'], env, CLI_TIMEOUT)
       expect(res.code, res.stderr).toBe(0)
       const doc = JSON.parse(res.stdout)
       expect(doc).toMatchObject({ document_type: 'MSA', company_name: 'Acme, Inc.', status: 'submitted_for_signature', created_by: null })
-      const again = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'MSA', '--company-name', 'Acme', '--company-address', 'x', '--representative-email', 'ada@acme.example'], env)
+      const again = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'MSA', '--company-name', 'Acme', '--company-address', 'x', '--representative-email', 'ada@acme.example'], env, CLI_TIMEOUT)
       expect(again.code).toBe(1)
       expect(again.stderr).toContain('Your organization already has a MSA.')
-      const bad = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'NDA', '--company-name', 'A', '--company-address', 'x', '--representative-email', 'a@b.co'], env)
+      const bad = await runOrgd(['legal-documents', 'create', '--organization', orgId, '--type', 'NDA', '--company-name', 'A', '--company-address', 'x', '--representative-email', 'a@b.co'], env, CLI_TIMEOUT)
       expect(bad.code).not.toBe(0)
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
-  }, 300_000)
+  }, 4 * CLI_TIMEOUT)
 })
