@@ -20,6 +20,7 @@ import { inviteRoutes } from './modules/invites/routes.ts'
 import { signupRoutes } from './modules/invites/signup-routes.ts'
 import { projectRoutes } from './modules/projects/routes.ts'
 import { oauthRoutes } from './modules/oauth/routes.ts'
+import { legalDocumentRoutes } from './modules/legal-documents/routes.ts'
 
 export interface BuildOptions {
   config: Config
@@ -139,6 +140,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
   signupRoutes(app, services)
   projectRoutes(app, services)
   oauthRoutes(app, services)
+  legalDocumentRoutes(app, services)
   notImplementedRoutes(app)
 
   await app.ready()

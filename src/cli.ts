@@ -306,6 +306,48 @@ oauthApp
     })
   })
 
+const legalDocuments = program.command('legal-documents').description('legal documents (BAA, DPA, MSA) sent for e-signature')
+legalDocuments
+  .command('create')
+  .description('create a legal document for an organization as the operator (the only way to create an MSA)')
+  .requiredOption('--organization <id>')
+  .requiredOption('--type <type>', 'BAA, DPA or MSA', (v: string) => {
+    const t = v.toUpperCase()
+    if (t !== 'BAA' && t !== 'DPA' && t !== 'MSA') throw new InvalidArgumentError('type must be BAA, DPA or MSA')
+    return t as 'BAA' | 'DPA' | 'MSA'
+  })
+  .requiredOption('--company-name <name>')
+  .requiredOption('--company-address <address>')
+  .requiredOption('--representative-email <email>')
+  .option('--json', 'print JSON')
+  .action(async (o: { organization: string; type: 'BAA' | 'DPA' | 'MSA'; companyName: string; companyAddress: string; representativeEmail: string; json?: boolean }) => {
+    if (!isUuid(o.organization)) throw new CliError(`--organization must be an organization id (UUID), got "${o.organization}"`)
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(o.representativeEmail)) throw new CliError('--representative-email must be an email address')
+    await withDb(async (_db, services) => {
+      const doc = await services.legalDocuments.createByOperator(o.organization.toLowerCase(), {
+        document_type: o.type,
+        company_name: o.companyName.trim().slice(0, 255),
+        company_address: o.companyAddress.trim().slice(0, 512),
+        representative_email: o.representativeEmail.trim(),
+      })
+      // The envelope or signing email goes out from the job this created, run here so a one-off
+      // command does not depend on a worker being up.
+      await services.worker.drain()
+      print(!!o.json, doc, `${doc.document_type} ${doc.id} created for ${o.organization} (${doc.status})`)
+    })
+  })
+legalDocuments
+  .command('reconcile')
+  .description('check pending PandaDoc envelopes now and queue archives of signed PDFs not yet stored')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    await withDb(async (_db, services) => {
+      const r = await services.legalDocuments.reconcile()
+      await services.worker.drain()
+      print(!!o.json, r, `checked ${r.checked} pending, ${r.signed} newly signed, ${r.archivesQueued} archives queued`)
+    })
+  })
+
 try {
   await program.parseAsync(process.argv)
 } catch (err) {

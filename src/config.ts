@@ -30,8 +30,6 @@ export interface Config {
   jobPollMs: number
   jobRetryBaseMs: number
   jobMaxAttempts: number
-  /** Signs the tokens orgd hands out (project `live_events_token`). */
-  secretKey: string
   oauthAccessTokenTtlSeconds: number
   oauthRefreshTokenTtlSeconds: number
   oauthCodeTtlSeconds: number
@@ -41,6 +39,27 @@ export interface Config {
   githubAuthorizeUrl: string
   githubTokenUrl: string
   githubApiUrl: string
+  /** Signs local-storage download URLs and local signing links; unset: a random key kept in dataDir. */
+  secretKey: string | null
+  esignProvider: 'local' | 'pandadoc'
+  pandadoc: {
+    apiKey: string | null
+    baseUrl: string
+    webhookSecret: string | null
+    templateIds: { BAA: string | null; DPA: string | null; MSA: string | null }
+  }
+  /** The operator's countersigner on legal documents (PostHog's sales@posthog.com). */
+  legalCountersignerEmail: string
+  /** S3-compatible object storage; when `bucket` is null files are kept under dataDir/objects. */
+  s3: {
+    bucket: string | null
+    endpoint: string | null
+    region: string
+    accessKeyId: string | null
+    secretAccessKey: string | null
+    forcePathStyle: boolean
+  }
+  legalDocumentsFolder: string
 }
 
 export class ConfigError extends Error {}
@@ -99,14 +118,7 @@ function smtpUrl(raw: string | undefined): string | null {
   return raw
 }
 
-function secretKey(raw: string | undefined): string {
-  // Unset: a random key for this process only, so tokens it signs verify nowhere else.
-  if (raw === undefined || raw === '') return randomBytes(32).toString('hex')
-  if (raw.length < 16) throw new ConfigError('SECRET_KEY must be at least 16 characters')
-  return raw
-}
-
-function absoluteUrl(env: Env, name: string, fallback: string): string {
+function httpUrl(env: Env, name: string, fallback: string): string {
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
   try {
@@ -116,6 +128,22 @@ function absoluteUrl(env: Env, name: string, fallback: string): string {
     throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`)
   }
   return raw.trim()
+}
+
+function opt(env: Env, name: string): string | null {
+  const raw = env[name]
+  return raw === undefined || raw.trim() === '' ? null : raw.trim()
+}
+
+function absoluteUrl(env: Env, name: string, fallback: string | null): string | null {
+  const raw = opt(env, name) ?? fallback
+  if (raw === null) return null
+  try {
+    new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got "${raw}"`)
+  }
+  return raw.replace(/\/+$/, '')
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -153,16 +181,39 @@ export function loadConfig(env: Env = process.env): Config {
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 10, 60_000),
     jobRetryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5000, 1, 3_600_000),
     jobMaxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 8, 1, 100),
-    secretKey: secretKey(env.SECRET_KEY),
     oauthAccessTokenTtlSeconds: int(env, 'OAUTH_ACCESS_TOKEN_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
     oauthRefreshTokenTtlSeconds: int(env, 'OAUTH_REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     oauthCodeTtlSeconds: int(env, 'OAUTH_CODE_TTL_SECONDS', 60, 1, 600),
     githubClientId: env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_ID.trim() !== '' ? env.GITHUB_CLIENT_ID.trim() : null,
     githubClientSecret: env.GITHUB_CLIENT_SECRET && env.GITHUB_CLIENT_SECRET.trim() !== '' ? env.GITHUB_CLIENT_SECRET.trim() : null,
-    githubAuthorizeUrl: absoluteUrl(env, 'GITHUB_AUTHORIZE_URL', 'https://github.com/login/oauth/authorize'),
-    githubTokenUrl: absoluteUrl(env, 'GITHUB_TOKEN_URL', 'https://github.com/login/oauth/access_token'),
-    githubApiUrl: absoluteUrl(env, 'GITHUB_API_URL', 'https://api.github.com').replace(/\/+$/, ''),
+    githubAuthorizeUrl: httpUrl(env, 'GITHUB_AUTHORIZE_URL', 'https://github.com/login/oauth/authorize'),
+    githubTokenUrl: httpUrl(env, 'GITHUB_TOKEN_URL', 'https://github.com/login/oauth/access_token'),
+    githubApiUrl: httpUrl(env, 'GITHUB_API_URL', 'https://api.github.com').replace(/\/+$/, ''),
+    secretKey: opt(env, 'SECRET_KEY'),
+    esignProvider: esignProvider(env.ESIGN_PROVIDER),
+    pandadoc: {
+      apiKey: opt(env, 'PANDADOC_API_KEY'),
+      baseUrl: absoluteUrl(env, 'PANDADOC_API_BASE_URL', 'https://api.pandadoc.com')!,
+      webhookSecret: opt(env, 'PANDADOC_WEBHOOK_SECRET'),
+      templateIds: { BAA: opt(env, 'PANDADOC_BAA_TEMPLATE_ID'), DPA: opt(env, 'PANDADOC_DPA_TEMPLATE_ID'), MSA: opt(env, 'PANDADOC_MSA_TEMPLATE_ID') },
+    },
+    legalCountersignerEmail: opt(env, 'LEGAL_COUNTERSIGNER_EMAIL') ?? `legal@${new URL(siteUrl).hostname}`,
+    s3: {
+      bucket: opt(env, 'S3_BUCKET'),
+      endpoint: absoluteUrl(env, 'S3_ENDPOINT', null),
+      region: opt(env, 'S3_REGION') ?? 'us-east-1',
+      accessKeyId: opt(env, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: opt(env, 'S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', opt(env, 'S3_ENDPOINT') !== null),
+    },
+    legalDocumentsFolder: (opt(env, 'OBJECT_STORAGE_LEGAL_DOCUMENTS_FOLDER') ?? 'legal_documents').replace(/^\/+|\/+$/g, ''),
   }
+}
+
+function esignProvider(raw: string | undefined): Config['esignProvider'] {
+  if (raw === undefined || raw.trim() === '') return 'local'
+  if (raw === 'local' || raw === 'pandadoc') return raw
+  throw new ConfigError(`ESIGN_PROVIDER must be "local" or "pandadoc", got "${raw}"`)
 }
 
 /** The README's configuration table is generated from this list, so the two cannot drift. */
@@ -184,7 +235,6 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'JOB_POLL_MS', default: '1000', meaning: 'how often the worker looks for due jobs' },
   { name: 'JOB_RETRY_BASE_MS', default: '5000', meaning: 'first retry delay of a failed job (doubles each attempt, at most 1 hour)' },
   { name: 'JOB_MAX_ATTEMPTS', default: '8', meaning: 'attempts before a job is marked failed' },
-  { name: 'SECRET_KEY', default: '(random per process)', meaning: 'signs project `live_events_token` JWTs (HS256); set the same value on every process' },
   { name: 'OAUTH_ACCESS_TOKEN_TTL_SECONDS', default: '3600', meaning: 'lifetime of an OAuth access token (`pha_…`)' },
   { name: 'OAUTH_REFRESH_TOKEN_TTL_SECONDS', default: '2592000', meaning: 'lifetime of an OAuth refresh token (`phr_…`)' },
   { name: 'OAUTH_CODE_TTL_SECONDS', default: '60', meaning: 'lifetime of an OAuth authorization code' },
@@ -193,4 +243,20 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'GITHUB_AUTHORIZE_URL', default: 'https://github.com/login/oauth/authorize', meaning: "GitHub's authorization page (a GitHub Enterprise or test server may replace it)" },
   { name: 'GITHUB_TOKEN_URL', default: 'https://github.com/login/oauth/access_token', meaning: "GitHub's token endpoint" },
   { name: 'GITHUB_API_URL', default: 'https://api.github.com', meaning: "GitHub's REST API base (for `GET /user`)" },
+  { name: 'SECRET_KEY', default: '(random, kept in `ORGD_DATA_DIR/secret_key`)', meaning: 'HMAC key for signed file URLs, signing links and project `live_events_token` JWTs; set the same value on every process' },
+  { name: 'ESIGN_PROVIDER', default: 'local', meaning: 'e-signature of legal documents: `local` (orgd\'s own signing page) or `pandadoc`' },
+  { name: 'PANDADOC_API_KEY', default: '(unset)', meaning: 'PandaDoc API key (`Authorization: API-Key …`)' },
+  { name: 'PANDADOC_API_BASE_URL', default: 'https://api.pandadoc.com', meaning: 'PandaDoc REST API base URL' },
+  { name: 'PANDADOC_WEBHOOK_SECRET', default: '(unset)', meaning: 'shared key of the PandaDoc webhook (HMAC-SHA256); unset answers the webhook 404' },
+  { name: 'PANDADOC_BAA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the BAA' },
+  { name: 'PANDADOC_DPA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the DPA' },
+  { name: 'PANDADOC_MSA_TEMPLATE_ID', default: '(unset)', meaning: 'PandaDoc template of the MSA (created by the operator CLI only)' },
+  { name: 'LEGAL_COUNTERSIGNER_EMAIL', default: 'legal@<SITE_URL host>', meaning: "the operator's countersigner of legal documents" },
+  { name: 'S3_BUCKET', default: '(unset)', meaning: 'bucket for signed PDFs; unset keeps files under `ORGD_DATA_DIR/objects`' },
+  { name: 'S3_ENDPOINT', default: '(AWS)', meaning: 'S3-compatible endpoint URL (MinIO, R2, …)' },
+  { name: 'S3_REGION', default: 'us-east-1', meaning: 'S3 region' },
+  { name: 'S3_ACCESS_KEY_ID', default: '(SDK default chain)', meaning: 'S3 access key id' },
+  { name: 'S3_SECRET_ACCESS_KEY', default: '(SDK default chain)', meaning: 'S3 secret access key' },
+  { name: 'S3_FORCE_PATH_STYLE', default: 'true with S3_ENDPOINT', meaning: 'address the bucket in the path rather than the host name' },
+  { name: 'OBJECT_STORAGE_LEGAL_DOCUMENTS_FOLDER', default: 'legal_documents', meaning: 'key prefix of signed PDFs' },
 ]

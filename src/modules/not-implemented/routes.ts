@@ -27,6 +27,3 @@ export function pending(method: HTTPMethods[], url: string, what: string): void 
 }
 
 const org = '/api/organizations/:organization_id'
-pending(['GET', 'POST'], `${org}/legal_documents`, 'Legal documents')
-pending(['GET', 'DELETE'], `${org}/legal_documents/:id`, 'Legal documents')
-pending(['GET'], `${org}/legal_documents/:id/download`, 'Legal document download')

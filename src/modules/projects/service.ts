@@ -140,7 +140,8 @@ function isNameConflict(err: unknown): boolean {
 const nameConflict = (name: string) =>
   new ApiError(409, 'server_error', 'conflict', `There is already a project called "${name}" in this organization. Choose a different name.`)
 
-export function createProjectService(db: Db, config: Config, afterCommit: () => void) {
+/** `secretKey` is the resolved key (see lib/secret-key.ts), never unset. */
+export function createProjectService(db: Db, config: Config & { secretKey: string }, afterCommit: () => void) {
   function liveEventsToken(row: ProjectRow, user: UserRow): string {
     const now = Math.floor(Date.now() / 1000)
     return signJwt(
