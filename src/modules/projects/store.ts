@@ -352,13 +352,17 @@ export const fullProjectStore = {
 
   /**
    * Removes a project and everything hanging off it: environments, access rows and cohorts go by
-   * cascade; keys restricted to it lose it; people whose current project it was move to another.
+   * cascade; keys restricted to it lose it (or go, when it was all they could reach); people whose
+   * current project it was move to another.
    */
   async deleteWithData(q: Queryable, projectId: number): Promise<{ organizationId: string; name: string; teamIds: number[] } | null> {
     const [project] = await q.query<{ organization_id: string; name: string }>(`SELECT organization_id, name FROM projects WHERE id = $1 FOR UPDATE`, [projectId])
     if (!project) return null
     const teams = await q.query<{ id: number }>(`SELECT id FROM teams WHERE project_id = $1`, [projectId])
     const teamIds = teams.map((t) => t.id)
+    // A key restricted to nothing but these projects is deleted: an emptied list would mean
+    // "no restriction" and widen it to every project.
+    await q.query(`DELETE FROM personal_api_keys WHERE cardinality(scoped_teams) > 0 AND scoped_teams <@ $1::int[]`, [teamIds])
     await q.query(
       `UPDATE personal_api_keys SET scoped_teams = (SELECT coalesce(array_agg(x), '{}') FROM unnest(scoped_teams) x WHERE x <> ALL ($1::int[]))
         WHERE scoped_teams && $1::int[]`,

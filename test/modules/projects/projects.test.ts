@@ -603,6 +603,7 @@ describe('case 15: delete', () => {
     const created = (await req('POST', projects(f.org.id), f.keys.admin, { name: 'Doomed' })).json()
     const url = `${projects(f.org.id)}/${created.id}/`
     const scopedKey = await createKey(t.services, f.admin, ['*'], { scoped_teams: [created.id, f.org.projectId] })
+    const onlyThisKey = await createKey(t.services, f.admin, ['*'], { scoped_teams: [created.id] })
     await t.db.query(`INSERT INTO project_access (project_id, membership_id, access_level) VALUES ($1, NULL, 'member')`, [created.id])
     const denied = await req('DELETE', url, f.keys.member)
     expect(denied.statusCode).toBe(403)
@@ -626,11 +627,13 @@ describe('case 15: delete', () => {
     expect(await t.db.query(`SELECT 1 FROM teams WHERE id = $1`, [created.id])).toHaveLength(0)
     expect(await t.db.query(`SELECT 1 FROM project_access WHERE project_id = $1`, [created.id])).toHaveLength(0)
     const key = await t.db.query<{ scoped_teams: number[] }>(`SELECT scoped_teams FROM personal_api_keys WHERE user_id = $1 AND scoped_teams IS NOT NULL`, [f.admin.id])
-    expect(key[0].scoped_teams).toEqual([f.org.projectId])
+    expect(key).toEqual([{ scoped_teams: [f.org.projectId] }])
+    // The key that reached only the deleted project is gone, not widened to every project.
+    expect((await req('GET', projects(f.org.id), onlyThisKey)).statusCode).toBe(401)
+    expect((await req('GET', projects(f.org.id), scopedKey)).json().results.map((p: { id: number }) => p.id)).toEqual([f.org.projectId])
     const log = await t.db.query<{ scope: string }>(`SELECT scope FROM activity_log WHERE item_id = $1 AND activity = 'deleted' ORDER BY scope`, [String(created.id)])
     expect(log.map((l) => l.scope)).toEqual(['Project', 'Team'])
     expect((await req('GET', url, f.keys.admin)).statusCode).toBe(404)
-    expect(scopedKey).toBeTruthy()
   })
 
   it('a failed deletion clears the flag so the user can retry', async () => {
