@@ -289,7 +289,7 @@ async function main(): Promise<void> {
       const newInvites = end.invites - base.invites
       const newJobs = end.queued - base.queued
       console.log(`outbox check: ${newInvites} invites created under load, ${newJobs} email jobs queued with them, ${end.done - base.done} sent and ${end.attempted - base.attempted} attempted meanwhile (the worker was stopped)`)
-      if (newInvites !== newJobs || end.attempted !== base.attempted) throw new Error('an email was sent (or not queued) in a request')
+      if (newInvites !== newJobs || end.attempted !== base.attempted) throw new Error(`an email was sent (or not queued) in a request: before ${JSON.stringify(base)}, after ${JSON.stringify(end)}`)
       summary.push(`${kind} delivery: ${rate.toFixed(1)} messages/s (${emails} emails, ${(sendMs / 1000).toFixed(2)} s)`)
     } finally {
       await child.stop()
