@@ -39,6 +39,11 @@ export function createMailer(opts: MailerOptions): Mailer {
       ignoreTLS: url.searchParams.get('ignoreTLS') === 'true',
       tls: url.searchParams.get('rejectUnauthorized') === 'false' ? { rejectUnauthorized: false } : undefined,
       ...SMTP_TIMEOUTS,
+      // The worker sends a claimed batch at once: reuse a few connections instead of one
+      // TCP + SMTP handshake per message.
+      pool: true,
+      maxConnections: 5,
+      maxMessages: 100,
     })
     return {
       kind: 'smtp',
