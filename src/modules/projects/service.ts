@@ -20,7 +20,7 @@ import {
   type ProjectBasicRow,
   type ProjectRow,
 } from './store.ts'
-import { ADMIN_FIELDS, isDrfTrue, parseProjectInput, WRITABLE, WRITABLE_NAMES } from './validate.ts'
+import { ADMIN_FIELDS, dashboardPk, isDrfTrue, parseProjectInput, WRITABLE, WRITABLE_NAMES } from './validate.ts'
 
 export const MAX_ALLOWED_PROJECTS_PER_ORG = 2000
 export const PROJECT_DELETE_JOB = 'project.delete'
@@ -340,7 +340,10 @@ export function createProjectService(db: Db, config: Config & { secretKey: strin
         const domain = caller.user.email.split('@')[1]?.toLowerCase() ?? null
         const generic = domain !== null && /^(gmail|googlemail|yahoo|hotmail|outlook|live|icloud|me|aol|proton|protonmail|gmx|mail|yandex)\./.test(domain)
         const cohortId = await fullProjectStore.insertInternalUsersCohort(q, id, caller.user.id, generic ? null : domain)
-        await fullProjectStore.update(q, id, {}, { test_account_filters: [{ key: 'id', type: 'cohort', value: cohortId, operator: 'not_in' }] })
+        const teamCols: Json = { test_account_filters: [{ key: 'id', type: 'cohort', value: cohortId, operator: 'not_in' }] }
+        // A demo project gets no starter dashboard (PostHog returns before creating one).
+        if (!isDemo) teamCols.primary_dashboard = await fullProjectStore.insertStarterDashboard(q, id)
+        await fullProjectStore.update(q, id, {}, teamCols)
         await userStore.setCurrent(q, caller.user.id, org.id, id)
         for (const scope of ['Project', 'Team']) {
           await activityLog.record(q, {
@@ -369,7 +372,16 @@ export function createProjectService(db: Db, config: Config & { secretKey: strin
         if (!row) throw errors.notFound()
         const { level } = effectiveAccess(org, row)
         if (level === null) throw errors.notFound()
-        const input = parseProjectInput(body, { creating: false, features: org.available_product_features, current: row })
+        const wanted = dashboardPk(body.primary_dashboard)
+        const dashboardTeams = new Map<number, number>()
+        if (wanted !== null) {
+          const teamId = await fullProjectStore.dashboardTeam(q, wanted)
+          if (teamId !== null) dashboardTeams.set(wanted, teamId)
+        }
+        const input = parseProjectInput(body, { creating: false, features: org.available_product_features, current: row, dashboardTeams })
+        if (typeof input.primary_dashboard === 'number' && dashboardTeams.get(input.primary_dashboard) !== row.id) {
+          throw errors.validation('Dashboard does not belong to this team.', 'primary_dashboard', 'invalid_input')
+        }
         const present = Object.keys(body).filter((k) => WRITABLE_NAMES.has(k) && body[k] !== undefined)
         const accessControlled = hasFeature(org, 'access_control')
         const gated = present.filter((k) => ADMIN_FIELDS.has(k) && !(accessControlled && k === 'app_urls')).sort()

@@ -50,8 +50,14 @@ export const projectStore = {
       [project.id, organizationId, projectName, apiToken, JSON.stringify({ recorder_script: 'posthog-recorder', starter_dashboard_variant: 'control' })],
     )
     // Like every new project, it starts with its "Internal / Test users" cohort filtered out.
+    // …and its pinned starter dashboard as primary dashboard.
     const cohortId = await fullProjectStore.insertInternalUsersCohort(q, project.id, null, null)
-    await q.query(`UPDATE teams SET test_account_filters = $2 WHERE id = $1`, [project.id, JSON.stringify([{ key: 'id', type: 'cohort', value: cohortId, operator: 'not_in' }])])
+    const dashboardId = await fullProjectStore.insertStarterDashboard(q, project.id)
+    await q.query(`UPDATE teams SET test_account_filters = $2, primary_dashboard = $3 WHERE id = $1`, [
+      project.id,
+      JSON.stringify([{ key: 'id', type: 'cohort', value: cohortId, operator: 'not_in' }]),
+      dashboardId,
+    ])
     return { projectId: project.id, apiToken }
   },
 
@@ -340,6 +346,19 @@ export const fullProjectStore = {
     return row.id
   },
 
+  /** The pinned starter dashboard of a new project (PostHog's "control" variant, no creator). */
+  async insertStarterDashboard(q: Queryable, teamId: number): Promise<number> {
+    const [row] = await q.query<{ id: number }>(`INSERT INTO dashboards (team_id, name, pinned) VALUES ($1, 'My App Dashboard', true) RETURNING id`, [teamId])
+    return row.id
+  },
+
+  /** The team a dashboard belongs to, or null when there is no such dashboard. */
+  async dashboardTeam(q: Queryable, dashboardId: number): Promise<number | null> {
+    if (dashboardId < 1 || dashboardId > 2147483647) return null
+    const [row] = await q.query<{ team_id: number }>(`SELECT team_id FROM dashboards WHERE id = $1 FOR KEY SHARE`, [dashboardId])
+    return row?.team_id ?? null
+  },
+
   /** Marks the project for deletion; false when it already was (or is gone). */
   async markPendingDeletion(q: Queryable, projectId: number): Promise<boolean> {
     const rows = await q.query(`UPDATE projects SET is_pending_deletion = true, updated_at = now() WHERE id = $1 AND NOT is_pending_deletion RETURNING id`, [projectId])
@@ -351,7 +370,7 @@ export const fullProjectStore = {
   },
 
   /**
-   * Removes a project and everything hanging off it: environments, access rows and cohorts go by
+   * Removes a project and everything hanging off it: environments, access rows, cohorts and dashboards go by
    * cascade; keys restricted to it lose it (or go, when it was all they could reach); people whose
    * current project it was move to another.
    */

@@ -18,6 +18,8 @@ export interface ValidationContext {
   features: ProductFeature[]
   /** The stored row (update), for rules that depend on the current value. */
   current: Record<string, unknown> | null
+  /** The team of each dashboard the body names, looked up beforehand; a missing id is no dashboard. */
+  dashboardTeams?: ReadonlyMap<number, number>
 }
 
 const v = (detail: string, attr: string | null, code = 'invalid_input') => errors.validation(detail, attr, code)
@@ -91,6 +93,13 @@ function json(value: unknown, attr: string, nullable: boolean): Json {
 function list(value: unknown, attr: string): unknown[] {
   if (!Array.isArray(value)) throw v(`Expected a list of items but got type "${pyType(value)}".`, attr, 'not_a_list')
   return value
+}
+
+/** The dashboard id a `primary_dashboard` value names, or null when it is no integer. */
+export function dashboardPk(value: unknown): number | null {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value
+  if (typeof value === 'string' && /^\s*[-+]?\d{1,15}\s*$/.test(value)) return Number(value.trim())
+  return null
 }
 
 function pyType(value: unknown): string {
@@ -540,9 +549,12 @@ export const WRITABLE: Array<{ name: string; target: FieldTarget; parse: Parser 
   { name: 'primary_dashboard', target: 'team', parse: (x, a, ctx) => {
     if (ctx.creating) throw v('Primary dashboard cannot be set on project creation.', a)
     if (x === null) return null
-    const id = int(x, a, null, null, false)
-    // orgd keeps no dashboards, so no id names one.
-    throw v(`Invalid pk "${id}" - object does not exist.`, a, 'does_not_exist')
+    // DRF's PrimaryKeyRelatedField: an existing dashboard's id (or its string form). Whether it is
+    // this team's dashboard is checked after every field, as PostHog's validate() does.
+    const id = dashboardPk(x)
+    if (id === null) throw v(`Incorrect type. Expected pk value, received ${pyType(x)}.`, a, 'incorrect_type')
+    if (!ctx.dashboardTeams?.has(id)) throw v(`Invalid pk "${typeof x === 'string' ? x : id}" - object does not exist.`, a, 'does_not_exist')
+    return id
   } },
   { name: 'live_events_columns', target: 'team', parse: (x, a) => (x === null ? null : stringList(x, a, null, false)) },
   { name: 'recording_domains', target: 'team', parse: (x, a) => (x === null ? null : stringList(x, a, 200, true).filter((d) => d !== null && d !== '')) },

@@ -62,6 +62,9 @@ describe('case 10: project plan limit', () => {
     const demo = await req('POST', projects(f.org.id), f.keys.admin, { name: 'Demo', is_demo: true })
     expect(demo.statusCode).toBe(201)
     expect(demo.json().is_demo).toBe(true)
+    // PostHog makes no starter dashboard for a demo project.
+    expect(demo.json().primary_dashboard).toBeNull()
+    expect(await t.db.query(`SELECT 1 FROM dashboards WHERE team_id = $1`, [demo.json().id])).toHaveLength(0)
     const first = await req('POST', projects(f.org.id), f.keys.admin, { name: 'Second' })
     expect(first.statusCode).toBe(201)
     const second = await req('POST', projects(f.org.id), f.keys.admin, { name: 'Third' })
@@ -148,6 +151,10 @@ describe('case 12: create defaults and names', () => {
     expect(p.test_account_filters).toEqual([{ key: 'id', type: 'cohort', value: expect.any(Number), operator: 'not_in' }])
     const cohort = await t.db.query<{ name: string; team_id: number }>(`SELECT name, team_id FROM cohorts WHERE id = $1`, [p.test_account_filters[0].value])
     expect(cohort).toEqual([{ name: 'Internal / Test users', team_id: p.id }])
+    // PostHog's starter dashboard: pinned, in the new project, its primary dashboard.
+    expect(p.primary_dashboard).toEqual(expect.any(Number))
+    const dashboards = await t.db.query<{ id: number; name: string; pinned: boolean }>(`SELECT id, name, pinned FROM dashboards WHERE team_id = $1`, [p.id])
+    expect(dashboards).toEqual([{ id: p.primary_dashboard, name: 'My App Dashboard', pinned: true }])
     expect(p.is_pending_deletion).toBe(false)
     expect(p.project_id).toBe(p.id)
     expect(p.effective_membership_level).toBe(8)
@@ -179,7 +186,6 @@ describe('case 12: create defaults and names', () => {
       survey_config: null,
       access_control: false,
       week_start_day: null,
-      primary_dashboard: null,
       extra_settings: { recorder_script: 'posthog-recorder', starter_dashboard_variant: 'control' },
       modifiers: null,
       flags_persistence_default: false,
@@ -314,9 +320,40 @@ describe('case 13 and C.8: update validation', () => {
     await valid({ week_start_day: null })
   })
 
-  it('primary_dashboard: orgd has no dashboards', async () => {
-    await invalid({ primary_dashboard: 12345 }, { attr: 'primary_dashboard', code: 'does_not_exist' })
+  it('primary_dashboard: a dashboard of this team, of another team, none, null', async () => {
+    const [own] = await t.db.query<{ primary_dashboard: number }>(`SELECT primary_dashboard FROM teams WHERE id = $1`, [w.org.projectId])
+    expect(own.primary_dashboard).toEqual(expect.any(Number))
+    const [second] = await t.db.query<{ id: number }>(`INSERT INTO dashboards (team_id, name, pinned) VALUES ($1, 'Second', false) RETURNING id`, [w.org.projectId])
+    await valid({ primary_dashboard: second.id })
+    await valid({ primary_dashboard: String(own.primary_dashboard) }, (p) => expect(p.primary_dashboard).toBe(own.primary_dashboard))
+
+    // Another organization's default project has its own starter dashboard.
+    const f = await freshOrg()
+    const [other] = await t.db.query<{ primary_dashboard: number }>(`SELECT primary_dashboard FROM teams WHERE id = $1`, [f.org.projectId])
+    expect(other.primary_dashboard).toEqual(expect.any(Number))
+    expect(await invalid({ primary_dashboard: other.primary_dashboard }, {})).toEqual({
+      type: 'validation_error',
+      code: 'invalid_input',
+      detail: 'Dashboard does not belong to this team.',
+      attr: 'primary_dashboard',
+    })
+    const [{ max }] = await t.db.query<{ max: number }>(`SELECT max(id) AS max FROM dashboards`)
+    expect(await invalid({ primary_dashboard: max + 1000 }, {})).toEqual({
+      type: 'validation_error',
+      code: 'does_not_exist',
+      detail: `Invalid pk "${max + 1000}" - object does not exist.`,
+      attr: 'primary_dashboard',
+    })
+    await invalid({ primary_dashboard: 2 ** 40 }, { attr: 'primary_dashboard', code: 'does_not_exist' })
+    await invalid({ primary_dashboard: true }, { attr: 'primary_dashboard', code: 'incorrect_type', detail: 'Incorrect type. Expected pk value, received bool.' })
+    await invalid({ primary_dashboard: 'x' }, { attr: 'primary_dashboard', code: 'incorrect_type', detail: 'Incorrect type. Expected pk value, received str.' })
+    // The refused values changed nothing.
+    expect((await req('GET', `${projects()}/${w.org.projectId}/`, w.keys.admin)).json().primary_dashboard).toBe(own.primary_dashboard)
     await valid({ primary_dashboard: null })
+    // Deleting the primary dashboard clears it.
+    await valid({ primary_dashboard: second.id })
+    await t.db.query(`DELETE FROM dashboards WHERE id = $1`, [second.id])
+    expect((await req('GET', `${projects()}/${w.org.projectId}/`, w.keys.admin)).json().primary_dashboard).toBeNull()
   })
 
   it('access_control is deprecated', async () => {
