@@ -1,5 +1,5 @@
 import type { Config } from '../../config.ts'
-import { esc } from '../../lib/html.ts'
+import { esc, htmlPage } from '../../lib/html.ts'
 
 export type SignupPageState =
   | {
@@ -16,26 +16,8 @@ export type SignupPageState =
   | { kind: 'error'; inviteId: string; message: string; error?: string; firstNameValue?: string }
 
 function page(config: Config, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · ${esc(config.productName)}</title>
-<style>
-  body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; background: #f3f4ef; color: #1d1f27; margin: 0; }
-  main { max-width: 420px; margin: 8vh auto; background: #fff; border-radius: 8px; padding: 32px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-  h1 { font-size: 1.4rem; margin-top: 0; }
-  label { display: block; font-weight: 600; margin: 16px 0 4px; }
-  input { width: 100%; box-sizing: border-box; padding: 8px 10px; font-size: 1rem; border: 1px solid #c4c6cd; border-radius: 4px; }
-  input[readonly] { background: #f3f4f6; }
-  button { margin-top: 20px; width: 100%; padding: 10px; font-size: 1rem; background: #1d4aff; color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
-  .error { background: #fde8e8; color: #8a1c1c; padding: 10px 12px; border-radius: 4px; margin: 12px 0; }
-  .muted { color: #5f6270; }
-</style>
-</head>
-<body><main>${body}</main></body>
-</html>`
+  return htmlPage({ productName: config.productName, title, body, width: 420, css: `
+  input[readonly] { background: #f3f4f6; }` })
 }
 
 export function renderSignupPage(config: Config, s: SignupPageState): string {

@@ -1,5 +1,5 @@
 import type { Config } from '../../config.ts'
-import { esc } from '../../lib/html.ts'
+import { esc, htmlPage } from '../../lib/html.ts'
 import { DOCUMENT_TITLES } from '../../adapters/esign/local.ts'
 
 export type SignPageState =
@@ -21,34 +21,19 @@ export type SignPageState =
   | { kind: 'error'; message: string }
 
 function page(config: Config, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${esc(title)} · ${esc(config.productName)}</title>
-<style>
-  body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; background: #f3f4ef; color: #1d1f27; margin: 0; }
-  main { max-width: 760px; margin: 5vh auto; background: #fff; border-radius: 8px; padding: 32px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-  h1 { font-size: 1.4rem; margin-top: 0; }
+  return htmlPage({ productName: config.productName, title, body, width: 760, css: `
+  main { margin-top: 5vh; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
   dt { font-weight: 600; }
   dd { margin: 0; }
   article { max-height: 50vh; overflow-y: auto; border: 1px solid #c4c6cd; border-radius: 4px; padding: 8px 16px; background: #fbfbf8; }
   article p { line-height: 1.45; }
-  label { display: block; font-weight: 600; margin: 16px 0 4px; }
-  input[type=text] { width: 100%; box-sizing: border-box; padding: 8px 10px; font-size: 1rem; border: 1px solid #c4c6cd; border-radius: 4px; }
+  input[type=checkbox] { width: auto; }
   .check { display: flex; gap: 8px; align-items: flex-start; font-weight: 400; }
-  button { margin-top: 20px; padding: 10px 18px; font-size: 1rem; background: #1d4aff; color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
+  button { width: auto; padding: 10px 18px; }
   button:focus-visible, input:focus-visible, a:focus-visible { outline: 3px solid #f5a623; outline-offset: 2px; }
-  .error { background: #fde8e8; color: #8a1c1c; padding: 10px 12px; border-radius: 4px; margin: 12px 0; }
-  .muted { color: #5f6270; font-size: .9rem; }
-  code { word-break: break-all; }
-</style>
-</head>
-<body><main>${body}</main></body>
-</html>`
+  .muted { font-size: .9rem; }
+  code { word-break: break-all; }` })
 }
 
 export function renderSignPage(config: Config, s: SignPageState): string {

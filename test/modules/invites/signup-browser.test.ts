@@ -1,17 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { openBrowser, SHOTS, type TestBrowser } from '../../helpers/browser.ts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, createUser, PASSWORD, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
 import { inviteContract, type InviteContract } from './contract.ts'
 import { freePort } from '../../helpers/net.ts'
 import { hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = join(process.cwd(), '.test-data')
 const EXPIRED = 'This invite has expired. Please ask your admin for a new one.'
 
 let smtp: TestSmtp
@@ -19,7 +15,7 @@ let t: TestApp
 let w: World
 let contract: InviteContract
 let site: string
-let profileDir: string
+let browser: TestBrowser | undefined
 let context: BrowserContext
 let page: Page
 
@@ -80,16 +76,13 @@ beforeAll(async () => {
   w = await seedWorld(t.services)
   await t.app.listen({ port, host: '127.0.0.1' })
   t.services.worker.start()
-  mkdirSync(SHOTS, { recursive: true })
-  profileDir = mkdtempSync(join(tmpdir(), 'orgd-chromium-'))
-  // The page must work without JavaScript: the browser runs with it turned off.
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false, viewport: { width: 900, height: 760 } })
-  page = context.pages()[0] ?? (await context.newPage())
+  browser = await openBrowser({ width: 900, height: 760 })
+  context = browser.context
+  page = browser.page
 })
 
 afterAll(async () => {
-  await context?.close()
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true })
+  await browser?.close()
   await t?.close()
   await smtp?.close()
 })

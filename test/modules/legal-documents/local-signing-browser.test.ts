@@ -4,11 +4,10 @@
  * typed name, and an admin then downloads the signed PDF through the 302. The PDF keeps the
  * original pages, gains an audit page, and the hash on it is the unsigned PDF's.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { openBrowser, SHOTS, type TestBrowser } from '../../helpers/browser.ts'
 import { PDFDocument } from 'pdf-lib'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { sha256 } from '../../../src/adapters/esign/local.ts'
@@ -19,15 +18,12 @@ import { hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helper
 import { BAA, DPA, orgFixture, type OrgFixture } from './fixtures.ts'
 import { infoEntry, pageText } from './pdf-text.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = join(process.cwd(), '.test-data')
 
 let smtp: TestSmtp
 let t: TestApp
 let fx: OrgFixture
 let site: string
-let profileDir: string
+let browser: TestBrowser | undefined
 let context: BrowserContext
 let page: Page
 
@@ -39,15 +35,13 @@ beforeAll(async () => {
   fx = await orgFixture(t)
   await t.app.listen({ port, host: '127.0.0.1' })
   t.services.worker.start()
-  mkdirSync(SHOTS, { recursive: true })
-  profileDir = mkdtempSync(join(tmpdir(), 'orgd-chromium-'))
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false, viewport: { width: 1000, height: 900 } })
-  page = context.pages()[0] ?? (await context.newPage())
+  browser = await openBrowser({ width: 1000, height: 900 })
+  context = browser.context
+  page = browser.page
 })
 
 afterAll(async () => {
-  await context?.close()
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true })
+  await browser?.close()
   await t?.close()
   await smtp?.close()
 })

@@ -6,12 +6,11 @@
  * (wrong verifier, reused code, wrong redirect URI, expired code) are checked through the same
  * client library.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CodeChallengeMethod, generateCodeVerifier, generateState, OAuth2Client, OAuth2RequestError } from 'arctic'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { openBrowser, SHOTS, type TestBrowser } from '../../helpers/browser.ts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestApp, PASSWORD, seedWorld, type TestApp, type World } from '../../helpers/app.ts'
 import { freePort } from '../../helpers/net.ts'
@@ -21,9 +20,6 @@ import { registerApp, type RegisteredApp } from './helpers.ts'
 const FLOW_API_PATH = (organizationId: string) => `/api/organizations/${organizationId}/projects/`
 const FLOW_SCOPES = ['project:read', 'organization:read']
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = join(process.cwd(), '.test-data')
 
 let t: TestApp
 let w: World
@@ -32,7 +28,7 @@ let callbackServer: Server
 let callbackBase: string
 let registered: RegisteredApp
 let client: OAuth2Client
-let profileDir: string
+let browser: TestBrowser | undefined
 let context: BrowserContext
 let page: Page
 
@@ -85,16 +81,13 @@ beforeAll(async () => {
   registered = await registerApp(t.services, w.org.id, { name: 'Acme Dashboards', verified: true, scopes: FLOW_SCOPES, redirectUris: [`${callbackBase}/callback`] })
   client = new OAuth2Client(registered.client_id, registered.client_secret, `${callbackBase}/callback`)
 
-  mkdirSync(SHOTS, { recursive: true })
-  profileDir = mkdtempSync(join(tmpdir(), 'orgd-chromium-'))
-  // The pages work without JavaScript: the browser runs with it turned off.
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false, viewport: { width: 900, height: 760 } })
-  page = context.pages()[0] ?? (await context.newPage())
+  browser = await openBrowser({ width: 900, height: 760 })
+  context = browser.context
+  page = browser.page
 })
 
 afterAll(async () => {
-  await context?.close()
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true })
+  await browser?.close()
   await new Promise<void>((resolve) => (callbackServer ? callbackServer.close(() => resolve()) : resolve()))
   await t?.close()
 })
