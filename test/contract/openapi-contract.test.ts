@@ -44,9 +44,8 @@ import {
   type TestApp,
   type World,
 } from '../helpers/app.ts'
-import { createContract, loadOpenApi, unresolvedRefs, type Deviation, type HttpMethod, type JsonSchema, type OpenApiContract, type OpenApiDocument } from '../helpers/contract.ts'
+import { createContract, loadOpenApi, unresolvedRefs, type Deviation, type HttpMethod, type JsonSchema, type OpenApiContract, type OpenApiDocument, POSTHOG_OPENAPI } from '../helpers/contract.ts'
 
-const POSTHOG_OPENAPI = '/work/shared/openapi/posthog-organizations.openapi.json'
 
 const MEMBERS = '/api/organizations/{organization_id}/members/'
 const MEMBER = '/api/organizations/{organization_id}/members/{user__uuid}/'

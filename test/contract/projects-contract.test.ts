@@ -12,9 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, seedWorld, type TestApp, type World } from '../helpers/app.ts'
-import { createContract, loadOpenApi, type HttpMethod, type OpenApiContract, type OpenApiDocument } from '../helpers/contract.ts'
+import { createContract, loadOpenApi, type HttpMethod, type OpenApiContract, type OpenApiDocument, POSTHOG_OPENAPI } from '../helpers/contract.ts'
 
-const POSTHOG_OPENAPI = '/work/shared/openapi/posthog-organizations.openapi.json'
 const LIST = '/api/organizations/{organization_id}/projects/'
 const DETAIL = '/api/organizations/{organization_id}/projects/{id}/'
 const ROOT = '/api/projects/{id}/'

@@ -13,7 +13,8 @@
  *   says today, and the patch refuses to apply if the document no longer says that, so a stale
  *   deviation fails loudly instead of hiding a difference.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
@@ -84,6 +85,20 @@ export interface OpenApiContract {
   /** Property names of a component schema (after deviations). */
   componentProperties(name: string): string[]
 }
+
+/**
+ * PostHog's OpenAPI description of these operations, kept beside the project in
+ * `../shared/openapi/`. A clone placed elsewhere finds it at the workplace's fixed location, or
+ * through ORGD_POSTHOG_OPENAPI.
+ */
+export const POSTHOG_OPENAPI: string = (() => {
+  const candidates = [
+    process.env.ORGD_POSTHOG_OPENAPI,
+    resolvePath(process.cwd(), '..', 'shared', 'openapi', 'posthog-organizations.openapi.json'),
+    '/work/shared/openapi/posthog-organizations.openapi.json',
+  ].filter((c): c is string => !!c)
+  return candidates.find((c) => existsSync(c)) ?? candidates[candidates.length - 1]
+})()
 
 export function loadOpenApi(file: string): OpenApiDocument {
   return JSON.parse(readFileSync(file, 'utf8')) as OpenApiDocument

@@ -17,13 +17,12 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
-import { createContract, loadOpenApi, type Deviation, type HttpMethod, type JsonSchema, type OpenApiContract, type OpenApiDocument } from '../../helpers/contract.ts'
+import { createContract, loadOpenApi, type Deviation, type HttpMethod, type JsonSchema, type OpenApiContract, type OpenApiDocument, POSTHOG_OPENAPI } from '../../helpers/contract.ts'
 import { expectErrorShape, type TestApp } from '../../helpers/app.ts'
 
 type AddFormats = (ajv: Ajv2020) => Ajv2020
 const addFormats: AddFormats = (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats)
 
-const POSTHOG_OPENAPI = '/work/shared/openapi/posthog-organizations.openapi.json'
 export const INVITES_BULK = '/api/organizations/{organization_id}/invites/bulk/'
 export const INVITES_DELEGATE = '/api/organizations/{organization_id}/invites/delegate/'
 

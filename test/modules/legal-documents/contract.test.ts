@@ -4,10 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, type TestApp } from '../../helpers/app.ts'
-import { createContract, loadOpenApi, type OpenApiContract, type OpenApiDocument } from '../../helpers/contract.ts'
+import { createContract, loadOpenApi, type OpenApiContract, type OpenApiDocument, POSTHOG_OPENAPI } from '../../helpers/contract.ts'
 import { BAA, DPA, orgFixture, type OrgFixture } from './fixtures.ts'
 
-const POSTHOG_OPENAPI = '/work/shared/openapi/posthog-organizations.openapi.json'
 const LIST = '/api/organizations/{organization_id}/legal_documents/'
 const ONE = '/api/organizations/{organization_id}/legal_documents/{id}/'
 

@@ -5,10 +5,9 @@
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, seedWorld, type TestApp, type World } from '../../helpers/app.ts'
-import { createContract, loadOpenApi, type OpenApiDocument } from '../../helpers/contract.ts'
+import { createContract, loadOpenApi, type OpenApiDocument, POSTHOG_OPENAPI } from '../../helpers/contract.ts'
 import { registerApp } from './helpers.ts'
 
-const POSTHOG_OPENAPI = fileURLToPath(new URL('../../../../../shared/openapi/posthog-organizations.openapi.json', import.meta.url))
 const TEMPLATE = '/api/organizations/{organization_id}/oauth_applications/'
 
 let t: TestApp
