@@ -9,6 +9,7 @@ import type { Db } from './db/index.ts'
 import { registerAuth } from './http/auth.ts'
 import { ApiError, errors } from './http/errors.ts'
 import { ErrorBody } from './http/schemas.ts'
+import { serializerFactory } from './http/serializer.ts'
 import { validationToApiError } from './http/validation.ts'
 import { apiKeyRoutes } from './modules/api-keys/routes.ts'
 import { memberRoutes } from './modules/members/routes.ts'
@@ -60,6 +61,7 @@ export async function buildApp(opts: BuildOptions): Promise<{ app: FastifyInstan
       const e = error.code === 'FST_ERR_BAD_URL' ? errors.notFound('Endpoint not found.') : errors.parseError(error.message)
       void (reply as unknown as FastifyReply).code(e.statusCode).type('application/json').send(e.body())
     },
+    schemaController: { compilersFactory: { buildSerializer: serializerFactory() } },
     ajv: {
       // No coercion: a null must stay null so it can be reported as "may not be null"; query
       // strings are parsed by hand (DRF falls back instead of failing on a bad limit).
