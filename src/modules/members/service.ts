@@ -6,7 +6,7 @@ import type { ApiKeyService } from '../api-keys/service.ts'
 import { LEVEL, type OrgContext } from '../organizations/service.ts'
 import { organizationStore } from '../organizations/store.ts'
 import { projectStore } from '../projects/store.ts'
-import { toUserBasic, userStore, type UserBasic, type UserRow } from '../users/store.ts'
+import { userBasic, userStore, type UserBasic, type UserRow } from '../users/store.ts'
 import { memberStore, type ListFilters, type MemberRow } from './store.ts'
 
 export const MAX_SEARCH_LENGTH = 200
@@ -26,7 +26,7 @@ export interface MemberView {
 function view(r: MemberRow, searched: boolean): MemberView {
   return {
     id: r.id,
-    user: toUserBasic({ ...r, id: r.user_id, uuid: r.user_uuid }),
+    user: userBasic(r, r.user_id, r.user_uuid),
     level: r.level,
     joined_at: r.joined_at,
     updated_at: r.updated_at,

@@ -275,7 +275,9 @@ export function createProjectService(db: Db, config: Config & { secretKey: strin
         limit: opts.limit,
         offset: opts.offset,
       })
-      return { count, results: rows.map((r) => ({ ...r, tags: r.tags ?? [] })) }
+      // Filled in place: copies made with object spread outlived V8's young generation (see userBasic).
+      for (const r of rows) r.tags ??= []
+      return { count, results: rows as Array<(typeof rows)[number] & { tags: string[] }> }
     },
 
     /** Who may create (spec C.4), checked before the body: plan limit, then the creator's level. */
