@@ -42,30 +42,38 @@ const SEARCH_FILTERS = `m.organization_id = $1 AND m.listed
      AND ($2::text IS NULL OR m.user_id = (SELECT id FROM users WHERE lower(email) = lower($2)))
      AND ($3::timestamptz IS NULL OR m.updated_at > $3)`
 
+// The page's memberships come out of the index scan with the columns the answer needs, and only
+// the page's people are looked up, one primary-key probe each. Joined plainly, both PostgreSQL 15
+// and PGlite's 18 hash the page against a scan of every membership or every user (3-8 ms at
+// 10,000, growing with the table); OFFSET 0 keeps the lateral lookup from being flattened into
+// such a join.
+const HIT_COLUMNS = 'm.id, m.sort_name, m.level, m.joined_at, m.updated_at, m.user_id'
+const PAGE_PEOPLE = 'page m CROSS JOIN LATERAL (SELECT * FROM users WHERE users.id = m.user_id OFFSET 0) u'
+
 const EXACT_SEARCH_SQL = `
 WITH hits AS MATERIALIZED (
-  SELECT m.id, m.sort_name FROM memberships m WHERE ${SEARCH_FILTERS} AND m.search_text LIKE lower($6)
+  SELECT ${HIT_COLUMNS} FROM memberships m WHERE ${SEARCH_FILTERS} AND m.search_text LIKE lower($6)
 ), page AS (
-  SELECT id, sort_name, count(*) OVER ()::int AS total FROM hits ORDER BY sort_name, id LIMIT $4 OFFSET $5
+  SELECT *, count(*) OVER ()::int AS total FROM hits ORDER BY sort_name, id LIMIT $4 OFFSET $5
 )
-SELECT ${MEMBER_COLUMNS}, true AS is_exact, p.total
-  FROM page p JOIN memberships m ON m.id = p.id JOIN users u ON u.id = m.user_id
- ORDER BY p.sort_name, p.id`
+SELECT ${MEMBER_COLUMNS}, true AS is_exact, m.total
+  FROM ${PAGE_PEOPLE}
+ ORDER BY m.sort_name, m.id`
 
 // Word similarity is taken against the joined text: chr(1) is a word boundary, so this is the best
 // match over the words of the three fields, computed once per candidate (per-field calls tripled
 // the cost of a typo search in a large organization).
 const SIMILAR_SEARCH_SQL = `
 WITH candidates AS MATERIALIZED (
-  SELECT m.id, m.sort_name, word_similarity($6, m.search_text) AS score
+  SELECT ${HIT_COLUMNS}, word_similarity($6, m.search_text) AS score
     FROM memberships m WHERE ${SEARCH_FILTERS} AND $6 <% m.search_text
 ), page AS (
-  SELECT id, sort_name, score, count(*) OVER ()::int AS total FROM candidates
+  SELECT *, count(*) OVER ()::int AS total FROM candidates
    WHERE score > ${SIMILARITY_THRESHOLD} ORDER BY score DESC, sort_name, id LIMIT $4 OFFSET $5
 )
-SELECT ${MEMBER_COLUMNS}, false AS is_exact, p.total
-  FROM page p JOIN memberships m ON m.id = p.id JOIN users u ON u.id = m.user_id
- ORDER BY p.score DESC, p.sort_name, p.id`
+SELECT ${MEMBER_COLUMNS}, false AS is_exact, m.total
+  FROM ${PAGE_PEOPLE}
+ ORDER BY m.score DESC, m.sort_name, m.id`
 
 function likePattern(term: string): string {
   return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
