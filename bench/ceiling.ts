@@ -20,11 +20,11 @@ export async function ceilingMembers(q: Queryable, token: string, organizationId
   // orgd: organizations.resolveForUser → organizationStore.findWithLevel
   const org = await organizationStore.findWithLevel(q, organizationId, auth.user.id)
   if (!org || org.level === null) return null
-  // orgd: members.list → memberStore.search (count in the rows) or memberStore.list (+ the
+  // orgd: members.list → memberStore.search (which counts) or memberStore.list (+ the
   // organization's member_count, which came with the previous statement).
   if (search) {
-    const rows = await searchFn(q, org.id, search, {}, limit, offset)
-    return { count: rows.length > 0 ? rows[0].total! : 0, results: rows }
+    const page = await searchFn(q, org.id, search, {}, limit, offset)
+    return { count: page.total, results: page.results }
   }
   const rows = await memberStore.list(q, org.id, {}, false, limit, offset)
   return { count: org.member_count, results: rows }

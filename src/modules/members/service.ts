@@ -7,7 +7,7 @@ import { LEVEL, type OrgContext } from '../organizations/service.ts'
 import { organizationStore } from '../organizations/store.ts'
 import { projectStore } from '../projects/store.ts'
 import { userBasic, userStore, type UserBasic, type UserRow } from '../users/store.ts'
-import { memberStore, type ListFilters, type MemberRow } from './store.ts'
+import { memberStore, type ListFilters, type MemberJson, type MemberRow } from './store.ts'
 
 export const MAX_SEARCH_LENGTH = 200
 
@@ -23,7 +23,7 @@ export interface MemberView {
   search_match_type: 'exact' | 'similar' | null
 }
 
-function view(r: MemberRow, searched: boolean): MemberView {
+function view(r: MemberRow): MemberView {
   return {
     id: r.id,
     user: userBasic(r, r.user_id, r.user_uuid),
@@ -33,7 +33,7 @@ function view(r: MemberRow, searched: boolean): MemberView {
     is_2fa_enabled: r.is_2fa_enabled,
     has_social_auth: r.has_social_auth,
     last_login: r.last_login,
-    search_match_type: searched ? (r.is_exact ? 'exact' : 'similar') : null,
+    search_match_type: null,
   }
 }
 
@@ -73,24 +73,23 @@ export function createMemberService(db: Db, apiKeys: ApiKeyService) {
   }
 
   return {
-    async list(org: OrgContext, query: ListQuery): Promise<{ count: number; results: MemberView[] }> {
+    async list(org: OrgContext, query: ListQuery): Promise<{ count: number; results: MemberJson[] }> {
       const raw = query.search ?? ''
       if (raw.length > MAX_SEARCH_LENGTH) throw errors.validation(`Search query must be ${MAX_SEARCH_LENGTH} characters or fewer.`, 'search')
       const term = raw.replace(/\0/g, '').trim()
       const filters: ListFilters = { email: query.email, updatedAfter: query.updatedAfter }
       if (term) {
-        const rows = await memberStore.search(db, org.id, term, filters, query.limit, query.offset)
-        const count = rows.length > 0 ? rows[0].total! : query.offset > 0 ? (await memberStore.search(db, org.id, term, filters, 1, 0))[0]?.total ?? 0 : 0
-        return { count, results: rows.map((r) => view(r, true)) }
+        const page = await memberStore.search(db, org.id, term, filters, query.limit, query.offset)
+        return { count: page.total, results: page.results }
       }
       const ascending = query.order === 'joined_at'
       const filtered = filters.email !== undefined || filters.updatedAfter !== undefined
-      const [rows, count] = await Promise.all([
+      const [results, count] = await Promise.all([
         memberStore.list(db, org.id, filters, ascending, query.limit, query.offset),
         // The unfiltered count is kept on the organization row and came with the permission check.
         filtered ? memberStore.count(db, org.id, filters) : Promise.resolve(org.member_count),
       ])
-      return { count, results: rows.map((r) => view(r, false)) }
+      return { count, results }
     },
 
     /** The object check alone, before the body is looked at (see Access.precheck). */
@@ -123,7 +122,7 @@ export function createMemberService(db: Db, apiKeys: ApiKeyService) {
           }
         }
         const updated = await memberStore.findByUserUuid(q, org.id, t.user_uuid)
-        return view(updated!, false)
+        return view(updated!)
       })
     },
 

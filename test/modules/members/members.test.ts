@@ -106,6 +106,29 @@ describe('DELETE members/:uuid (spec case 13)', () => {
 })
 
 describe('GET members/ (spec case 14)', () => {
+  // The list and search pages are built as JSON by the database; a single member is built in
+  // JavaScript from Date values. Both must write the same member, to the character.
+  it('writes a listed or found member exactly as PATCH writes it, timestamps included', async () => {
+    const person = await createUser(t.services, { firstName: 'Quillon' })
+    await addMember(t.services, w.org.id, person, 1)
+    // A login with microseconds: both paths keep milliseconds, as Date.prototype.toISOString does.
+    await t.db.query(`UPDATE users SET last_login = '2026-02-03 04:05:06.789654+00' WHERE id = $1`, [person.id])
+    const patched = await t.app.inject({ method: 'PATCH', url: `${base()}/${person.uuid}/`, headers: bearer(w.keys.owner), payload: {} })
+    expect(patched.statusCode).toBe(200)
+    const single = patched.json()
+    expect(single.last_login).toBe('2026-02-03T04:05:06.789Z')
+    expect(single.joined_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+
+    const listed = await t.app.inject({ method: 'GET', url: `${base()}/?limit=100`, headers: bearer(w.keys.owner) })
+    const fromList = listed.json().results.find((r: { user: { uuid: string } }) => r.user.uuid === person.uuid)
+    expect(fromList).toEqual(single)
+
+    const found = await t.app.inject({ method: 'GET', url: `${base()}/?search=quillon`, headers: bearer(w.keys.owner) })
+    expect(found.json().results).toEqual([{ ...single, search_match_type: 'exact' }])
+    const similar = await t.app.inject({ method: 'GET', url: `${base()}/?search=quilon`, headers: bearer(w.keys.owner) })
+    expect(similar.json().results).toContainEqual({ ...single, search_match_type: 'similar' })
+  })
+
   it('ignores an unknown order and sorts newest first', async () => {
     const res = await t.app.inject({ method: 'GET', url: `${base()}/?order=user__password`, headers: bearer(w.keys.member) })
     expect(res.statusCode).toBe(200)
