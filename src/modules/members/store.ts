@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/index.ts'
+import type { UserBasic } from '../users/store.ts'
 
 export interface MemberRow {
   id: string
@@ -27,20 +28,10 @@ const MEMBER_COLUMNS = `m.id, m.level, m.joined_at, m.updated_at, u.id AS user_i
 // The listed set: active people, not internal bots. organizations.member_count counts exactly this.
 const LISTED = `u.is_active AND u.email NOT LIKE '%@posthogbot.user'`
 
-/** A member as the API writes it, built by the database (see MEMBER_JSON). */
+/** A member as the API writes it, built by the database (see memberJson). */
 export interface MemberJson {
   id: string
-  user: {
-    id: number
-    uuid: string
-    distinct_id: string | null
-    first_name: string
-    last_name: string
-    email: string
-    is_email_verified: boolean | null
-    hedgehog_config: Record<string, unknown> | null
-    role_at_organization: string | null
-  }
+  user: UserBasic
   level: number
   /** ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it. */
   joined_at: string
