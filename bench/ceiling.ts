@@ -1,7 +1,7 @@
 // The stack's ceiling: a bare Fastify route that runs exactly the statements orgd runs for
 // GET /api/organizations/:id/members/ (the same store functions, so the same SQL text and the
 // same parameters), over plain node-postgres or the same PGlite instance, with no auth
-// framework, no validation, no response schema: JSON.stringify of the rows.
+// framework, no validation, no response schema: the page's JSON text in a pagination envelope.
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Queryable } from '../src/db/index.ts'
 import { secureValueOf } from '../src/modules/api-keys/service.ts'
@@ -42,7 +42,8 @@ export async function buildCeiling(q: Queryable, searchFn: SearchFn = memberStor
     const offset = Number(query.offset) || 0
     const page = await ceilingMembers(q, token, organization_id, (query.search ?? '').trim(), limit, offset, searchFn)
     if (!page) return reply.code(403).type('application/json').send('{"detail":"forbidden"}')
-    return reply.type('application/json').send(JSON.stringify({ count: page.count, next: null, previous: null, results: page.results }))
+    // The page is already JSON text (orgd sends it as it comes, too).
+    return reply.type('application/json').send(`{"count":${page.count},"next":null,"previous":null,"results":${page.results}}`)
   })
   await app.ready()
   return app

@@ -166,7 +166,7 @@ async function explain(organizationId: string, search: string): Promise<Array<{ 
       query: async <T,>(sql: string, params: readonly unknown[] = []) => {
         captured.push({ sql, params })
         // Member pages are one row; an empty one sends a search on to its "similar" statement too.
-        return (/ AS results\b/.test(sql) ? [{ total: 0, results: [] }] : []) as T[]
+        return (/ AS results\b/.test(sql) ? [{ total: 0, results: '[]' }] : []) as T[]
       },
       exec: async () => {},
     })

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from '@sinclair/typebox'
 import { orgOf, principalOf } from '../../http/auth.ts'
 import { errors } from '../../http/errors.ts'
-import { paginate, readPage } from '../../http/pagination.ts'
+import { paginatedJson, readPage } from '../../http/pagination.ts'
 import { defineRoutes } from '../../http/routes.ts'
 import { errorResponses, OrganizationIdParam } from '../../http/schemas.ts'
 import type { Services } from '../../services.ts'
@@ -28,7 +28,7 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
       url: BASE,
       access: { scope: 'organization_member:read', org: true },
       schema: { tags, params: OrganizationIdParam, response: { 200: MemberList, ...errorResponses(400, 401, 403, 404) } },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         const query = req.query as Record<string, unknown>
         const page = readPage(query)
         const { count, results } = await services.members.list(orgOf(req), {
@@ -38,7 +38,8 @@ export function memberRoutes(app: FastifyInstance, services: Services): void {
           updatedAfter: parseUpdatedAfter(query.updated_after),
           ...page,
         })
-        return paginate(req, page, count, results)
+        // The page is JSON written by the database in the documented shape (the contract tests hold it to it).
+        return reply.type('application/json; charset=utf-8').send(paginatedJson(req, page, count, results))
       },
     },
     {

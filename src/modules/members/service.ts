@@ -7,7 +7,7 @@ import { LEVEL, type OrgContext } from '../organizations/service.ts'
 import { organizationStore } from '../organizations/store.ts'
 import { projectStore } from '../projects/store.ts'
 import { userBasic, userStore, type UserBasic, type UserRow } from '../users/store.ts'
-import { memberStore, type ListFilters, type MemberJson, type MemberRow } from './store.ts'
+import { memberStore, type ListFilters, type MemberRow } from './store.ts'
 
 export const MAX_SEARCH_LENGTH = 200
 
@@ -73,7 +73,8 @@ export function createMemberService(db: Db, apiKeys: ApiKeyService) {
   }
 
   return {
-    async list(org: OrgContext, query: ListQuery): Promise<{ count: number; results: MemberJson[] }> {
+    /** The count and the page as JSON text (see memberStore.list). */
+    async list(org: OrgContext, query: ListQuery): Promise<{ count: number; results: string }> {
       const raw = query.search ?? ''
       if (raw.length > MAX_SEARCH_LENGTH) throw errors.validation(`Search query must be ${MAX_SEARCH_LENGTH} characters or fewer.`, 'search')
       const term = raw.replace(/\0/g, '').trim()
