@@ -3,13 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 import { openBrowser, SHOTS, type TestBrowser } from '../../helpers/browser.ts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { bearer, createTestApp, createUser, PASSWORD, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
+import { bearer, createUser, PASSWORD, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
 import { inviteContract, type InviteContract } from './contract.ts'
-import { freePort } from '../../helpers/net.ts'
-import { hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
+import { serveWithMail, type ServedApp } from '../../helpers/served.ts'
+import { hrefs, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
 
 const EXPIRED = 'This invite has expired. Please ask your admin for a new one.'
 
+let served: ServedApp
 let smtp: TestSmtp
 let t: TestApp
 let w: World
@@ -68,14 +69,10 @@ function acceptLink(mail: ReceivedMail): string {
 }
 
 beforeAll(async () => {
-  smtp = await startSmtp()
-  const port = await freePort()
-  site = `http://127.0.0.1:${port}`
-  t = await createTestApp({ SITE_URL: site, SMTP_URL: smtp.url, PRODUCT_NAME: 'Acme Analytics', JOB_POLL_MS: '50' })
+  served = await serveWithMail({ PRODUCT_NAME: 'Acme Analytics' })
+  ;({ t, smtp, site } = served)
   contract = await inviteContract(t)
   w = await seedWorld(t.services)
-  await t.app.listen({ port, host: '127.0.0.1' })
-  t.services.worker.start()
   browser = await openBrowser({ width: 900, height: 760 })
   context = browser.context
   page = browser.page
@@ -83,8 +80,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  await t?.close()
-  await smtp?.close()
+  await served?.close()
 })
 
 // Each scenario is a different person: start without anyone's session.

@@ -12,13 +12,14 @@ import { PDFDocument } from 'pdf-lib'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { sha256 } from '../../../src/adapters/esign/local.ts'
 import { unsignedKey } from '../../../src/modules/legal-documents/service.ts'
-import { bearer, createTestApp, PASSWORD, type TestApp } from '../../helpers/app.ts'
-import { freePort } from '../../helpers/net.ts'
-import { hrefs, startSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
+import { bearer, PASSWORD, type TestApp } from '../../helpers/app.ts'
+import { serveWithMail, type ServedApp } from '../../helpers/served.ts'
+import { hrefs, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts'
 import { BAA, DPA, orgFixture, type OrgFixture } from './fixtures.ts'
 import { infoEntry, pageText } from './pdf-text.ts'
 
 
+let served: ServedApp
 let smtp: TestSmtp
 let t: TestApp
 let fx: OrgFixture
@@ -28,13 +29,9 @@ let context: BrowserContext
 let page: Page
 
 beforeAll(async () => {
-  smtp = await startSmtp()
-  const port = await freePort()
-  site = `http://127.0.0.1:${port}`
-  t = await createTestApp({ SITE_URL: site, SMTP_URL: smtp.url, PRODUCT_NAME: 'Acme Analytics', JOB_POLL_MS: '50', LEGAL_COUNTERSIGNER_EMAIL: 'legal@acme-analytics.example' })
+  served = await serveWithMail({ PRODUCT_NAME: 'Acme Analytics', LEGAL_COUNTERSIGNER_EMAIL: 'legal@acme-analytics.example' })
+  ;({ t, smtp, site } = served)
   fx = await orgFixture(t)
-  await t.app.listen({ port, host: '127.0.0.1' })
-  t.services.worker.start()
   browser = await openBrowser({ width: 1000, height: 900 })
   context = browser.context
   page = browser.page
@@ -42,8 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  await t?.close()
-  await smtp?.close()
+  await served?.close()
 })
 
 beforeEach(async () => {
