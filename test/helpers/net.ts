@@ -15,3 +15,13 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/** Percent-encodes UTF-8 bytes (lone surrogates become U+FFFD, as a client would send them). */
+export function pct(s: string): string {
+  let out = ''
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b)
+    out += /[A-Za-z0-9_.~-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}

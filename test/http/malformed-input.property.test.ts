@@ -23,6 +23,7 @@ import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, expectErrorShape, login, PASSWORD, seedWorld, type Session, type TestApp, type World } from '../helpers/app.ts'
+import { pct } from '../helpers/net.ts'
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -47,16 +48,6 @@ afterAll(async () => t.close())
 // ---------------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------------
-
-/** Percent-encodes UTF-8 bytes (lone surrogates become U+FFFD, as a client would send them). */
-function pct(s: string): string {
-  let out = ''
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b)
-    out += /[A-Za-z0-9_.~-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return out
-}
 
 const hugeString = fc.integer({ min: 201, max: 200_000 }).map((n) => 'é'.repeat(n))
 

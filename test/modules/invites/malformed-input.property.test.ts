@@ -18,6 +18,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, expectErrorShape, seedWorld, uniqueEmail, type TestApp, type World } from '../../helpers/app.ts'
 import { checkInviteResponses } from './contract.ts'
+import { pct } from '../../helpers/net.ts'
 
 const SEED = process.env.FC_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED ?? 20261129)
 
@@ -41,15 +42,6 @@ afterAll(async () => t?.close())
 // ---------------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------------
-
-function pct(s: string): string {
-  let out = ''
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b)
-    out += /[A-Za-z0-9_.~-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return out
-}
 
 const nastyString = fc.constantFrom('\u0000', 'a\u0000b', '\ud800', '', ' ', '\t\n', "'; DROP TABLE invites; --", '%', '\\', 'x'.repeat(30), 'x'.repeat(31), 'x'.repeat(254), `${'x'.repeat(250)}@b.co`, '\u202e', '\uFEFF', 'a@b', '@', 'a@b.c\u0000', ' A@B.COM ', 'ü@ü.de')
 

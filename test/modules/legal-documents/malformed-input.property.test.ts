@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, expectErrorShape, type TestApp } from '../../helpers/app.ts'
 import { DPA, orgFixture, type OrgFixture } from './fixtures.ts'
+import { pct } from '../../helpers/net.ts'
 
 const SEED = process.env.FC_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED ?? 20261129)
 const RUNS = 60
@@ -22,15 +23,6 @@ beforeAll(async () => {
   docId = (await t.services.legalDocuments.createByOperator(fx.orgId, { ...DPA, document_type: 'MSA' } as never)).id
 })
 afterAll(async () => t?.close())
-
-function pct(s: string): string {
-  let out = ''
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b)
-    out += /[A-Za-z0-9_.~-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return out
-}
 
 const nasty = fc.constantFrom('\u0000', 'a\u0000b', '\ud800', '', ' ', "'; DROP TABLE legal_documents; --", 'x'.repeat(256), 'x'.repeat(513), 'MSA', 'baa', 'DPA ', '\u202e', 'a@b', '@', 'a@b.c\u0000')
 const weird: fc.Arbitrary<unknown> = fc.oneof(

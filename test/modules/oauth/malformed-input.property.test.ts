@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, expectErrorShape, login, seedWorld, type Session, type TestApp, type World } from '../../helpers/app.ts'
 import { startFakeGitHub, type FakeGitHub } from './fake-github.ts'
 import { registerApp, type RegisteredApp } from './helpers.ts'
+import { pct } from '../../helpers/net.ts'
 
 const SEED = process.env.FC_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED ?? 20261129)
 const RUNS = 60
@@ -40,15 +41,6 @@ async function counts(): Promise<string> {
             (SELECT count(*)::int FROM social_identities) AS socials`,
   )
   return JSON.stringify(rows[0])
-}
-
-function pct(s: string): string {
-  let out = ''
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b)
-    out += /[A-Za-z0-9_.~-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return out
 }
 
 const query = (p: Record<string, string>) => Object.entries(p).map(([k, v]) => `${k}=${pct(v)}`).join('&')
