@@ -24,6 +24,7 @@ import type { Instance, Result } from 'autocannon'
 import autocannonModule from 'autocannon'
 import pg from 'pg'
 import { SMTPServer } from 'smtp-server'
+import { waitAtMost } from './wait.ts'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(BENCH_DIR, '..')
@@ -177,7 +178,7 @@ async function startChild(kind: 'postgres' | 'pglite', smtpUrl: string, dataDir:
       if (child.exitCode !== null) return
       const exited = new Promise((r) => child.once('exit', r))
       await call('close').catch(() => undefined)
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+      await waitAtMost(exited, 5000)
       if (child.exitCode === null) child.kill('SIGKILL')
     },
   }
@@ -266,7 +267,7 @@ async function main(): Promise<void> {
       })
       const sendStart = performance.now()
       await child.call('startWorker')
-      await Promise.race([all, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${received} of ${emails} emails after 10 minutes`)), 600_000))])
+      await waitAtMost(all, 600_000, () => new Error(`only ${received} of ${emails} emails after 10 minutes`))
       const sendMs = performance.now() - sendStart
       await child.call('stopWorker')
       onReceived = null

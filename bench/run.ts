@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { paced } from './paced.ts'
 import type { Command, Ready, StatementTiming } from './server.ts'
+import { waitAtMost } from './wait.ts'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(BENCH_DIR, '..')
@@ -453,11 +454,11 @@ class Server {
     if (this.exited) return
     const gone = new Promise<void>((r) => this.child.once('exit', () => r()))
     try {
-      await Promise.race([this.call({ cmd: 'close' }), new Promise((r) => setTimeout(r, 30_000))])
+      await waitAtMost(this.call({ cmd: 'close' }), 30_000)
     } catch {
       // already gone
     }
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))])
+    await waitAtMost(gone, 5_000)
     if (!this.exited) this.child.kill('SIGKILL')
   }
 }
