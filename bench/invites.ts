@@ -67,7 +67,7 @@ async function serve(): Promise<void> {
     SMTP_URL: process.env.BENCH_SMTP_URL,
     JOB_POLL_MS: '50',
   })
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize })
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
   await migrate(db)
   const { app, services } = await buildApp({ config, db })
   const { user: owner } = await services.users.ensure({ email: 'bench-owner@acme-corp.com', firstName: 'Olivia', lastName: 'Owner' })

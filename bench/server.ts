@@ -64,7 +64,7 @@ const config = loadConfig({
   ORGD_DATA_DIR: process.env.BENCH_DATA_DIR,
   PG_POOL_SIZE: process.env.PG_POOL_SIZE,
 })
-const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize })
+const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
 await migrate(db)
 const services = createServices(db, config)
 

@@ -46,7 +46,7 @@ program
   .description('run the HTTP API (migrations run first)')
   .action(async () => {
     const config = loadConfig()
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize })
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
     await migrate(db)
     const { app, services } = await buildApp({ config, db, logger: true })
     closeWithGrace({ delay: 10_000 }, async ({ err }) => {

@@ -9,6 +9,7 @@ describe('config', () => {
     expect(c.databaseUrl).toBeNull()
     expect(c.dataDir).toMatch(/\.orgd$/)
     expect(c.siteUrl).toBe('http://localhost:8000')
+    expect(c.pgPoolIdleSeconds).toBe(300)
   })
 
   it('names the variable in every error', () => {
@@ -18,6 +19,7 @@ describe('config', () => {
     expect(() => loadConfig({ SITE_URL: 'not a url' })).toThrow(/SITE_URL/)
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/)
     expect(() => loadConfig({ ORGD_DEFAULT_ENTITLEMENTS: '{' })).toThrow(/ORGD_DEFAULT_ENTITLEMENTS/)
+    expect(() => loadConfig({ PG_POOL_IDLE_SECONDS: '0' })).toThrow(/PG_POOL_IDLE_SECONDS/)
   })
 
   it('the README documents every setting', () => {
