@@ -74,12 +74,17 @@ await checkMemberCount(db, small.organizationId)
 await db.exec('VACUUM ANALYZE')
 const seedMs = performance.now() - seedStart
 
-// The ceiling's connection: its own node-postgres pool of orgd's size with orgd's session setting
+// The ceiling's connection: its own node-postgres pool of orgd's size and idle time, with orgd's session setting
 // (the trigram threshold, see src/db/index.ts), or the PGlite instance orgd's Db wraps.
 let pool: pg.Pool | null = null
 let raw: Queryable
 if (kind === 'postgres') {
-  pool = new pg.Pool({ connectionString: config.databaseUrl!, max: config.pgPoolSize, options: '-c pg_trgm.word_similarity_threshold=0.3' })
+  pool = new pg.Pool({
+    connectionString: config.databaseUrl!,
+    max: config.pgPoolSize,
+    idleTimeoutMillis: config.pgPoolIdleSeconds * 1000,
+    options: '-c pg_trgm.word_similarity_threshold=0.3',
+  })
   pool.on('error', () => {})
   const p = pool
   raw = {
