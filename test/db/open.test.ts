@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDb, type Db } from '../../src/db/index.ts'
+import { openDb, sqlLiteral, type Db } from '../../src/db/index.ts'
 import { createTestDb, type TestDb } from '../helpers/db.ts'
 import { testDbKind } from '../helpers/env.ts'
 
@@ -19,6 +19,89 @@ describe('openDb', () => {
       Array.from({ length: 4 }, () => tdb.db.query<{ t: string }>(`SELECT current_setting('pg_trgm.word_similarity_threshold') AS t, pg_sleep(0.05)`)),
     )
     expect(rows.map((r) => r[0].t)).toEqual(['0.3', '0.3', '0.3', '0.3'])
+  })
+
+  it('sqlLiteral writes numbers, booleans, null and quoted strings, and refuses anything else', () => {
+    expect([1, -2.5, true, false, null, undefined, "it's"].map(sqlLiteral)).toEqual(['1', '-2.5', 'TRUE', 'FALSE', 'NULL', 'NULL', "'it''s'"])
+    expect(() => sqlLiteral(Number.NaN)).toThrow(/number/)
+    expect(() => sqlLiteral(new Date())).toThrow(/object/)
+    expect(() => sqlLiteral('a\0b')).toThrow(/NUL/)
+  })
+
+  describe('queries with a prepared-statement name', () => {
+    const SQL = `SELECT $1::int + 1 AS n, $2::text AS t`
+    let counter = 0
+    // A fresh name per test, so each one starts unprepared.
+    const fresh = () => `orgd_open_test_${process.pid}_${++counter}`
+    async function preparedNames(): Promise<string[]> {
+      const rows = await tdb.db.query<{ name: string }>(`SELECT name FROM pg_prepared_statements ORDER BY name`)
+      return rows.map((r) => r.name)
+    }
+
+    it('answer as the plain statement, first and later times; only PGlite keeps the statement', async () => {
+      const name = fresh()
+      for (const i of [1, 2, 3]) {
+        expect(await tdb.db.query(SQL, [i, `x${i}`], { prepare: name })).toEqual([{ n: i + 1, t: `x${i}` }])
+      }
+      expect((await preparedNames()).includes(name)).toBe(testDbKind() === 'pglite')
+    })
+
+    it('several first uses at once all answer', async () => {
+      const name = fresh()
+      const rows = await Promise.all([1, 2, 3, 4, 5].map((i) => tdb.db.query(SQL, [i, 'a'], { prepare: name })))
+      expect(rows).toEqual([1, 2, 3, 4, 5].map((i) => [{ n: i + 1, t: 'a' }]))
+    })
+
+    it('inside a transaction, before and after the statement was prepared', async () => {
+      const name = fresh()
+      expect(await tdb.db.tx((q) => q.query(SQL, [1, 'tx'], { prepare: name }))).toEqual([{ n: 2, t: 'tx' }])
+      await tdb.db.query(SQL, [2, 'out'], { prepare: name })
+      expect(await tdb.db.tx((q) => q.query(SQL, [3, 'tx'], { prepare: name }))).toEqual([{ n: 4, t: 'tx' }])
+    })
+
+    it('a first use outside while a transaction holds the database does not wait for itself', async () => {
+      const name = fresh()
+      let started!: () => void
+      const txStarted = new Promise<void>((r) => (started = r))
+      let go!: () => void
+      const outsideSent = new Promise<void>((r) => (go = r))
+      const inside = tdb.db.tx(async (q) => {
+        started()
+        // On PGlite the outside query's PREPARE now waits for this transaction, which then runs
+        // the same statement.
+        await outsideSent
+        return q.query(SQL, [6, 'i'], { prepare: name })
+      })
+      await txStarted
+      const outside = tdb.db.query(SQL, [5, 'o'], { prepare: name })
+      await new Promise((r) => setTimeout(r, 50))
+      go()
+      expect(await inside).toEqual([{ n: 7, t: 'i' }])
+      expect(await outside).toEqual([{ n: 6, t: 'o' }])
+    })
+
+    it('parameters with quotes, backslashes and SQL in them arrive as they were sent', async () => {
+      const name = fresh()
+      for (const t of [`O'Brien`, `a\\'b`, `'); DROP TABLE users; --`, `ünï'cödé`, '']) {
+        expect(await tdb.db.query(SQL, [1, t], { prepare: name })).toEqual([{ n: 2, t }])
+      }
+      expect(await tdb.db.query(`SELECT count(*)::int AS n FROM users`)).toHaveLength(1)
+    })
+
+    it('a statement dropped from the session (DEALLOCATE) is run plainly, then prepared again', async () => {
+      const name = fresh()
+      await tdb.db.query(SQL, [1, 'a'], { prepare: name })
+      if (testDbKind() === 'pglite') await tdb.db.exec(`DEALLOCATE ${name}`)
+      expect(await tdb.db.query(SQL, [7, 'b'], { prepare: name })).toEqual([{ n: 8, t: 'b' }])
+      expect(await tdb.db.query(SQL, [8, 'c'], { prepare: name })).toEqual([{ n: 9, t: 'c' }])
+      expect((await preparedNames()).includes(name)).toBe(testDbKind() === 'pglite')
+    })
+
+    it('a name that is not a plain identifier is refused', async () => {
+      const query = tdb.db.query(SQL, [1, 'a'], { prepare: 'x; DROP TABLE users' })
+      if (testDbKind() === 'pglite') await expect(query).rejects.toThrow(/not a plain identifier/)
+      else expect(await query).toEqual([{ n: 2, t: 'a' }])
+    })
   })
 
   if (testDbKind() === 'postgres') {

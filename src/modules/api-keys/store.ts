@@ -35,6 +35,7 @@ export const apiKeyStore = {
          JOIN users u ON u.id = k.user_id AND u.is_active
         WHERE k.secure_value = $1`,
       [secureValue],
+      { prepare: 'orgd_api_key_for_auth' },
     )
     const row = rows[0]
     if (!row) return null

@@ -57,6 +57,7 @@ export const organizationStore = {
          LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2
         WHERE o.id = $1`,
       [organizationId, userId],
+      { prepare: 'orgd_organization_with_level' },
     )
     return rows[0] ?? null
   },
