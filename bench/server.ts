@@ -7,7 +7,6 @@
 // Commands arrive over the IPC channel from run.ts; answers go back the same way.
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
-import type { PGlite } from '@electric-sql/pglite'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { openDb, type Queryable } from '../src/db/index.ts'
@@ -75,7 +74,7 @@ await db.exec('VACUUM ANALYZE')
 const seedMs = performance.now() - seedStart
 
 // The ceiling's connection: its own node-postgres pool of orgd's size and idle time, with orgd's session setting
-// (the trigram threshold, see src/db/index.ts), or the PGlite instance orgd's Db wraps.
+// (the trigram threshold, see src/db/index.ts), or orgd's PGlite Db itself.
 let pool: pg.Pool | null = null
 let raw: Queryable
 if (kind === 'postgres') {
@@ -94,13 +93,9 @@ if (kind === 'postgres') {
     },
   }
 } else {
-  const pglite = (db as unknown as { pglite: PGlite }).pglite
-  raw = {
-    query: async <T,>(sql: string, params: readonly unknown[] = []) => (await pglite.query<T>(sql, params as unknown[])).rows,
-    exec: async (sql: string) => {
-      await pglite.exec(sql)
-    },
-  }
+  // orgd's own PGlite Db: the one PGlite instance, and the same statements kept prepared (the
+  // key and organization lookups, see QueryOptions in src/db/index.ts).
+  raw = db
 }
 
 const { app } = await buildApp({ config, db })
