@@ -373,6 +373,7 @@ export function createOAuthService(db: Db, config: Config) {
            FROM oauth_access_tokens t JOIN users u ON u.id = t.user_id AND u.is_active
           WHERE t.token_hash = $1 AND t.expires_at > now()`,
         [sha256Hex(token)],
+        { prepare: 'orgd_oauth_token_for_auth' },
       )
       const row = rows[0]
       if (!row) return null

@@ -86,6 +86,7 @@ export function createUserService(db: Db, config: Config) {
            FROM sessions s JOIN users u ON u.id = s.user_id AND u.is_active
           WHERE s.id = $1 AND s.expires_at > now()`,
         [sha256Hex(cookie)],
+        { prepare: 'orgd_session_for_auth' },
       )
       const row = rows[0]
       if (!row) return null
