@@ -97,6 +97,26 @@ describe('openDb', () => {
       expect((await preparedNames()).includes(name)).toBe(testDbKind() === 'pglite')
     })
 
+    it('generic: the same answers from the generic plan, and the session keeps its plan mode, also after a failure', async () => {
+      const name = fresh()
+      const DIV = `SELECT 10 / $1::int AS n`
+      const mode = async () => (await tdb.db.query<{ m: string }>(`SELECT current_setting('plan_cache_mode') AS m`))[0].m
+      for (const i of [1, 2, 5]) expect(await tdb.db.query(DIV, [i], { prepare: name, generic: true })).toEqual([{ n: 10 / i }])
+      expect(await mode()).toBe('auto')
+      await expect(tdb.db.query(DIV, [0], { prepare: name, generic: true })).rejects.toThrow(/division by zero/)
+      expect(await mode()).toBe('auto')
+      expect(await tdb.db.tx((q) => q.query(DIV, [2], { prepare: name, generic: true }))).toEqual([{ n: 5 }])
+      expect(await mode()).toBe('auto')
+      if (testDbKind() === 'pglite') {
+        const [stats] = await tdb.db.query<{ generic_plans: number; custom_plans: number }>(
+          `SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE name = $1`,
+          [name],
+        )
+        expect(stats.custom_plans).toBe(0)
+        expect(stats.generic_plans).toBeGreaterThanOrEqual(4)
+      }
+    })
+
     it('a name that is not a plain identifier is refused', async () => {
       const query = tdb.db.query(SQL, [1, 'a'], { prepare: 'x; DROP TABLE users' })
       if (testDbKind() === 'pglite') await expect(query).rejects.toThrow(/not a plain identifier/)

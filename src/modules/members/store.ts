@@ -51,6 +51,15 @@ const memberJson = (matchType: string) => `json_build_object(
   'has_social_auth', EXISTS (SELECT 1 FROM social_identities s WHERE s.user_id = u.id),
   'last_login', ${iso('u.last_login')}, 'search_match_type', ${matchType})`
 
+// $1 organization, $2 limit, $3 offset, then the filters' own parameters.
+const listSql = (dir: 'ASC' | 'DESC', filters: string) => `
+SELECT coalesce(json_agg(p.j ORDER BY p.joined_at ${dir}, p.id ${dir}), '[]')::text AS results
+  FROM (SELECT ${memberJson('NULL')} AS j, m.joined_at, m.id
+          FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.organization_id = $1 AND ${LISTED} ${filters}
+         ORDER BY m.joined_at ${dir}, m.id ${dir}
+         LIMIT $2 OFFSET $3) p`
+
 export interface ListFilters {
   email?: string
   updatedAfter?: Date
@@ -103,17 +112,13 @@ function likePattern(term: string): string {
 export const memberStore = {
   async list(q: Queryable, organizationId: string, filters: ListFilters, ascending: boolean, limit: number, offset: number): Promise<string> {
     const dir = ascending ? 'ASC' : 'DESC'
-    const rows = await q.query<{ results: string }>(
-      `SELECT coalesce(json_agg(p.j ORDER BY p.joined_at ${dir}, p.id ${dir}), '[]')::text AS results
-         FROM (SELECT ${memberJson('NULL')} AS j, m.joined_at, m.id
-                 FROM memberships m JOIN users u ON u.id = m.user_id
-                WHERE m.organization_id = $1 AND ${LISTED}
-                  AND ($2::text IS NULL OR lower(u.email) = lower($2))
-                  AND ($3::timestamptz IS NULL OR m.updated_at > $3)
-                ORDER BY m.joined_at ${dir}, m.id ${dir}
-                LIMIT $4 OFFSET $5) p`,
-      [organizationId, filters.email ?? null, filters.updatedAfter ?? null, limit, offset],
-    )
+    const filtered = filters.email !== undefined || filters.updatedAfter !== undefined
+    // Unfiltered, the page is always read in index order, whatever its limit and offset, so its
+    // plan is kept (QueryOptions.generic); with email or updated_after the best plan differs.
+    const rows = filtered
+      ? await q.query<{ results: string }>(listSql(dir, `AND ($4::text IS NULL OR lower(u.email) = lower($4))
+                  AND ($5::timestamptz IS NULL OR m.updated_at > $5)`), [organizationId, limit, offset, filters.email ?? null, filters.updatedAfter ?? null])
+      : await q.query<{ results: string }>(listSql(dir, ''), [organizationId, limit, offset], { prepare: `orgd_member_page_${dir.toLowerCase()}`, generic: true })
     return rows[0].results
   },
 
