@@ -56,7 +56,7 @@ type Command = { id: number; cmd: 'startWorker' } | { id: number; cmd: 'stopWork
 async function serve(): Promise<void> {
   const { buildApp } = await import('../src/app.ts')
   const { loadConfig } = await import('../src/config.ts')
-  const { openDb } = await import('../src/db/index.ts')
+  const { openDb, serveOpenOptions } = await import('../src/db/index.ts')
   const { migrate } = await import('../src/db/migrate.ts')
   process.on('disconnect', () => process.exit(1))
   const config = loadConfig({
@@ -67,7 +67,7 @@ async function serve(): Promise<void> {
     SMTP_URL: process.env.BENCH_SMTP_URL,
     JOB_POLL_MS: '50',
   })
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
+  const db = await openDb(serveOpenOptions(config))
   await migrate(db)
   const { app, services } = await buildApp({ config, db })
   const { user: owner } = await services.users.ensure({ email: 'bench-owner@acme-corp.com', firstName: 'Olivia', lastName: 'Owner' })

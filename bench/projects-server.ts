@@ -3,7 +3,7 @@
 // `orgd serve` runs it, logs off) on 127.0.0.1. It reports the port and ids over IPC.
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDb } from '../src/db/index.ts'
+import { openDb, serveOpenOptions } from '../src/db/index.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createServices } from '../src/services.ts'
 
@@ -19,7 +19,7 @@ const config = loadConfig({
   ORGD_DATA_DIR: process.env.BENCH_DATA_DIR,
   ORGD_RUN_WORKER: 'false',
 })
-const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
+const db = await openDb(serveOpenOptions(config))
 await migrate(db)
 const services = createServices(db, config)
 

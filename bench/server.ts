@@ -9,7 +9,7 @@ import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDb, type Queryable } from '../src/db/index.ts'
+import { openDb, serveOpenOptions, type Queryable } from '../src/db/index.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { secureValueOf } from '../src/modules/api-keys/service.ts'
 import { apiKeyStore } from '../src/modules/api-keys/store.ts'
@@ -63,7 +63,7 @@ const config = loadConfig({
   ORGD_DATA_DIR: process.env.BENCH_DATA_DIR,
   PG_POOL_SIZE: process.env.PG_POOL_SIZE,
 })
-const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
+const db = await openDb(serveOpenOptions(config))
 await migrate(db)
 const services = createServices(db, config)
 

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError, type Config } from './config.ts'
-import { openDb, type Db } from './db/index.ts'
+import { openDb, serveOpenOptions, type Db } from './db/index.ts'
 import { DataDirLockedError } from './db/lock.ts'
 import { migrate } from './db/migrate.ts'
 import { buildApp } from './app.ts'
@@ -46,7 +46,7 @@ program
   .description('run the HTTP API (migrations run first)')
   .action(async () => {
     const config = loadConfig()
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds })
+    const db = await openDb(serveOpenOptions(config))
     await migrate(db)
     const { app, services } = await buildApp({ config, db, logger: true })
     closeWithGrace({ delay: 10_000 }, async ({ err }) => {

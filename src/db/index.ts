@@ -1,9 +1,10 @@
-import { PGlite } from '@electric-sql/pglite'
+import { PGlite, type Transaction } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import pg from 'pg'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Config } from '../config.ts'
 import { acquireDirLock, type DirLock } from './lock.ts'
 
 // Marks code running inside db.tx(). On PGlite (one connection) a query on the database itself
@@ -116,8 +117,8 @@ class PostgresDb implements Db {
   }
 }
 
-type PgliteRun = (sql: string, params: readonly unknown[]) => Promise<unknown[]>
-type PgliteScript = (sql: string) => Promise<Array<{ rows: unknown[] }>>
+// What runs SQL on PGlite: the instance itself, or the transaction open on it.
+type PgliteSession = Pick<Transaction, 'query' | 'exec'>
 
 /**
  * A parameter of a prepared statement written as an SQL literal. Strings are quoted with quotes
@@ -142,7 +143,8 @@ class PgliteDb implements Db {
   readonly kind = 'pglite' as const
   // PGlite is one session: a statement prepared once serves every later query, in or out of a
   // transaction. Statements are prepared outside transactions only: a transaction waiting for a
-  // PREPARE that waits for the transaction's lock would never end.
+  // PREPARE that waits for the transaction's lock would never end. `prepared` holds the names
+  // whose PREPARE has completed (what a transaction may use), `preparing` every PREPARE started.
   private readonly prepared = new Set<string>()
   private readonly preparing = new Map<string, Promise<void>>()
 
@@ -153,47 +155,46 @@ class PgliteDb implements Db {
 
   async query<T>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions): Promise<T[]> {
     assertNotInTransaction()
-    const run: PgliteRun = async (text, values) => (await this.pglite.query(text, values as unknown[])).rows
-    const name = opts?.prepare
-    if (name && !this.prepared.has(name)) await this.prepare(name, sql)
-    return this.run<T>(sql, params, opts, run, (script) => this.pglite.exec(script))
+    if (opts?.prepare) await this.prepare(opts.prepare, sql)
+    return this.run<T>(this.pglite, sql, params, opts)
   }
 
-  private async prepare(name: string, sql: string): Promise<void> {
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`prepared statement name "${name}" is not a plain identifier`)
+  private prepare(name: string, sql: string): Promise<void> {
     let pending = this.preparing.get(name)
     if (!pending) {
-      pending = this.pglite.exec(`PREPARE ${name} AS ${sql}`).then(() => {
-        this.prepared.add(name)
-      })
-      this.preparing.set(name, pending)
-      void pending.then(
-        () => this.preparing.delete(name),
-        () => this.preparing.delete(name),
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`prepared statement name "${name}" is not a plain identifier`)
+      pending = this.pglite.exec(`PREPARE ${name} AS ${sql}`).then(
+        () => void this.prepared.add(name),
+        (err: unknown) => {
+          this.preparing.delete(name)
+          throw err
+        },
       )
+      this.preparing.set(name, pending)
     }
-    await pending
+    return pending
   }
 
   /** EXECUTE of the prepared statement when the session has it, else the SQL itself. */
-  private async run<T>(sql: string, params: readonly unknown[], opts: QueryOptions | undefined, run: PgliteRun, script: PgliteScript): Promise<T[]> {
+  private async run<T>(session: PgliteSession, sql: string, params: readonly unknown[], opts?: QueryOptions): Promise<T[]> {
     const name = opts?.prepare
-    if (!name || !this.prepared.has(name)) return (await run(sql, params)) as T[]
+    if (!name || !this.prepared.has(name)) return (await session.query<T>(sql, params as unknown[])).rows
     // EXECUTE is a utility statement: its arguments cannot be bind parameters, so they go in as
     // literals (sqlLiteral), coerced by PostgreSQL to the statement's parameter types.
     const execute = `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})`
     try {
-      if (!opts.generic) return (await run(execute, [])) as T[]
+      if (!opts.generic) return (await session.query<T>(execute)).rows
       // One simple query is one transaction (or part of the caller's): when the EXECUTE fails,
       // the SET is rolled back with it, so the session never keeps the forced mode.
-      const results = await script(`SET plan_cache_mode = force_generic_plan; ${execute}; RESET plan_cache_mode`)
+      const results = await session.exec(`SET plan_cache_mode = force_generic_plan; ${execute}; RESET plan_cache_mode`)
       return results[1].rows as T[]
     } catch (err) {
       // Gone from the session (DEALLOCATE): the SQL itself this time (outside a transaction; inside
       // one the error has already aborted it), prepared again on the next query.
       if ((err as { code?: string }).code !== UNKNOWN_STATEMENT) throw err
       this.prepared.delete(name)
-      return (await run(sql, params)) as T[]
+      this.preparing.delete(name)
+      return (await session.query<T>(sql, params as unknown[])).rows
     }
   }
 
@@ -207,8 +208,7 @@ class PgliteDb implements Db {
     assertNotInTransaction()
     return this.pglite.transaction(async (t) =>
       inTransaction.run(true, () => fn({
-        query: async <R>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions) =>
-          this.run<R>(sql, params, opts, async (text, values) => (await t.query(text, values as unknown[])).rows, (text) => t.exec(text)),
+        query: <R>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions) => this.run<R>(t, sql, params, opts),
         exec: async (sql: string) => {
           await t.exec(sql)
         },
@@ -232,6 +232,11 @@ export interface OpenOptions {
    * showed as 40-170 ms answers for the first half second.
    */
   poolIdleSeconds?: number
+}
+
+/** What `orgd serve` opens: the configured database with the configured pool. */
+export function serveOpenOptions(config: Config): OpenOptions {
+  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds }
 }
 
 /** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database in the data dir. */

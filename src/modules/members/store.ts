@@ -112,13 +112,17 @@ function likePattern(term: string): string {
 export const memberStore = {
   async list(q: Queryable, organizationId: string, filters: ListFilters, ascending: boolean, limit: number, offset: number): Promise<string> {
     const dir = ascending ? 'ASC' : 'DESC'
-    const filtered = filters.email !== undefined || filters.updatedAfter !== undefined
+    const page = [organizationId, limit, offset]
     // Unfiltered, the page is always read in index order, whatever its limit and offset, so its
     // plan is kept (QueryOptions.generic); with email or updated_after the best plan differs.
-    const rows = filtered
-      ? await q.query<{ results: string }>(listSql(dir, `AND ($4::text IS NULL OR lower(u.email) = lower($4))
-                  AND ($5::timestamptz IS NULL OR m.updated_at > $5)`), [organizationId, limit, offset, filters.email ?? null, filters.updatedAfter ?? null])
-      : await q.query<{ results: string }>(listSql(dir, ''), [organizationId, limit, offset], { prepare: `orgd_member_page_${dir.toLowerCase()}`, generic: true })
+    if (filters.email === undefined && filters.updatedAfter === undefined) {
+      const rows = await q.query<{ results: string }>(listSql(dir, ''), page, { prepare: `orgd_member_page_${dir.toLowerCase()}`, generic: true })
+      return rows[0].results
+    }
+    const rows = await q.query<{ results: string }>(
+      listSql(dir, 'AND ($4::text IS NULL OR lower(u.email) = lower($4)) AND ($5::timestamptz IS NULL OR m.updated_at > $5)'),
+      [...page, filters.email ?? null, filters.updatedAfter ?? null],
+    )
     return rows[0].results
   },
 
