@@ -22,8 +22,7 @@ export interface MemberRow {
 
 const MEMBER_COLUMNS = `m.id, m.level, m.joined_at, m.updated_at, u.id AS user_id, u.uuid AS user_uuid, u.distinct_id,
   u.first_name, u.last_name, u.email, u.is_email_verified, u.hedgehog_config, u.role_at_organization,
-  u.is_2fa_enabled, u.last_login,
-  EXISTS (SELECT 1 FROM social_identities s WHERE s.user_id = u.id) AS has_social_auth`
+  u.is_2fa_enabled, u.last_login, u.has_social_auth`
 
 // The listed set: active people, not internal bots. organizations.member_count counts exactly this.
 const LISTED = `u.is_active AND u.email NOT LIKE '%@posthogbot.user'`
@@ -48,7 +47,7 @@ const memberJson = (matchType: string) => `json_build_object(
     'hedgehog_config', u.hedgehog_config, 'role_at_organization', u.role_at_organization),
   'level', m.level, 'joined_at', ${iso('m.joined_at')}, 'updated_at', ${iso('m.updated_at')},
   'is_2fa_enabled', u.is_2fa_enabled,
-  'has_social_auth', EXISTS (SELECT 1 FROM social_identities s WHERE s.user_id = u.id),
+  'has_social_auth', u.has_social_auth,
   'last_login', ${iso('u.last_login')}, 'search_match_type', ${matchType})`
 
 // $1 organization, $2 limit, $3 offset, then the filters' own parameters.

@@ -216,6 +216,31 @@ describe('github_login and scoped_api_keys', () => {
     expect(list.json().results[0].has_social_auth).toBe(true)
   })
 
+  it('has_social_auth follows the person\'s social identities as they are linked, moved and removed', async () => {
+    const u = await createUser(t.services, { firstName: 'Sol' })
+    const other = await createUser(t.services, { firstName: 'Oda' })
+    await addMember(t.services, w.org.id, u, 1)
+    await addMember(t.services, w.org.id, other, 1)
+    const flags = async () => {
+      const res = await t.app.inject({ method: 'GET', url: `${base()}/?limit=500`, headers: bearer(w.keys.admin) })
+      const byUuid = new Map(res.json().results.map((r: { user: { uuid: string }; has_social_auth: boolean }) => [r.user.uuid, r.has_social_auth]))
+      const one = await t.app.inject({ method: 'PATCH', url: `${base()}/${u.uuid}/`, headers: bearer(w.keys.owner), payload: { level: 1 } })
+      expect(one.statusCode).toBe(200)
+      expect(one.json().has_social_auth).toBe(byUuid.get(u.uuid))
+      return [byUuid.get(u.uuid), byUuid.get(other.uuid)]
+    }
+    expect(await flags()).toEqual([false, false])
+    const [a] = await t.db.query<{ id: number }>(`INSERT INTO social_identities (user_id, provider, uid) VALUES ($1, 'github', 'sol-1') RETURNING id`, [u.id])
+    await t.db.query(`INSERT INTO social_identities (user_id, provider, uid) VALUES ($1, 'google-oauth2', 'sol-2')`, [u.id])
+    expect(await flags()).toEqual([true, false])
+    await t.db.query(`DELETE FROM social_identities WHERE id = $1`, [a.id])
+    expect(await flags()).toEqual([true, false])
+    await t.db.query(`UPDATE social_identities SET user_id = $1 WHERE user_id = $2`, [other.id, u.id])
+    expect(await flags()).toEqual([false, true])
+    await t.db.query(`DELETE FROM social_identities WHERE user_id = $1`, [other.id])
+    expect(await flags()).toEqual([false, false])
+  })
+
   it('summarizes the member keys that reach this organization (session only)', async () => {
     const { login } = await import('../../helpers/app.ts')
     const u = await createUser(t.services, { firstName: 'Kim', password: 'correct horse battery staple' })
