@@ -38,7 +38,7 @@ const DEFAULTS = {
   rounds: 2,
   slice: 3,
   warmup: 2,
-  halfDuration: 5,
+  halfDuration: 15,
   largeConnections: 1,
   largeRounds: 2,
   largeSlice: 2,
