@@ -9,7 +9,7 @@ import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDb, serveOpenOptions, type Queryable } from '../src/db/index.ts'
+import { openDb, openPgPool, serveOpenOptions, type Queryable } from '../src/db/index.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { secureValueOf } from '../src/modules/api-keys/service.ts'
 import { apiKeyStore } from '../src/modules/api-keys/store.ts'
@@ -78,13 +78,7 @@ const seedMs = performance.now() - seedStart
 let pool: pg.Pool | null = null
 let raw: Queryable
 if (kind === 'postgres') {
-  pool = new pg.Pool({
-    connectionString: config.databaseUrl!,
-    max: config.pgPoolSize,
-    idleTimeoutMillis: config.pgPoolIdleSeconds * 1000,
-    options: '-c pg_trgm.word_similarity_threshold=0.3',
-  })
-  pool.on('error', () => {})
+  pool = openPgPool(config.databaseUrl!, serveOpenOptions(config))
   const p = pool
   raw = {
     query: async <T,>(sql: string, params: readonly unknown[] = []) => (await p.query(sql, params as unknown[])).rows as T[],

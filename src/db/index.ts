@@ -239,21 +239,24 @@ export function serveOpenOptions(config: Config): OpenOptions {
   return { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds }
 }
 
+/** A node-postgres pool as orgd opens it: size, idle time and orgd's session setting. */
+export function openPgPool(databaseUrl: string, opts: Pick<OpenOptions, 'poolSize' | 'poolIdleSeconds'>): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.poolSize ?? 10,
+    idleTimeoutMillis: (opts.poolIdleSeconds ?? 10) * 1000,
+    // Idle connections must not keep a finished process alive for that long.
+    allowExitOnIdle: true,
+    options: `-c ${SESSION_SETTINGS}`,
+  })
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {})
+  return pool
+}
+
 /** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database in the data dir. */
 export async function openDb(opts: OpenOptions): Promise<Db> {
-  if (opts.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: opts.poolSize ?? 10,
-      idleTimeoutMillis: (opts.poolIdleSeconds ?? 10) * 1000,
-      // Idle connections must not keep a finished process alive for that long.
-      allowExitOnIdle: true,
-      options: `-c ${SESSION_SETTINGS}`,
-    })
-    // An idle client losing its connection must not crash the process; the next query reconnects.
-    pool.on('error', () => {})
-    return new PostgresDb(pool)
-  }
+  if (opts.databaseUrl) return new PostgresDb(openPgPool(opts.databaseUrl, opts))
   mkdirSync(opts.dataDir, { recursive: true })
   const lock = acquireDirLock(opts.dataDir)
   try {
