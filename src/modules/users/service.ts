@@ -96,10 +96,7 @@ export function createUserService(db: Db, config: Config) {
 
     /** GET /api/users/@me/ in PostHog's UserSerializer shape. */
     async me(user: UserRow, principal: { kind: string; session?: SessionInfo }, organizationView: (orgId: string) => Promise<unknown>) {
-      const [orgs, socials] = await Promise.all([
-        organizationStore.basicForUser(db, user.id),
-        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM social_identities WHERE user_id = $1`, [user.id]),
-      ])
+      const orgs = await organizationStore.basicForUser(db, user.id)
       let currentOrgId = user.current_organization_id
       if (!currentOrgId && orgs.length > 0) currentOrgId = orgs[0].id
       const teamId = user.current_team_id ?? (currentOrgId ? await projectStore.firstTeamOf(db, currentOrgId) : null)
@@ -137,7 +134,7 @@ export function createUserService(db: Db, config: Config) {
         })),
         events_column_config: { active: 'DEFAULT' },
         is_2fa_enabled: user.is_2fa_enabled,
-        has_social_auth: socials[0].n > 0,
+        has_social_auth: user.has_social_auth,
         has_sso_enforcement: false,
         has_seen_product_intro_for: null,
         scene_personalisation: [],

@@ -18,6 +18,7 @@ export interface UserRow {
   current_organization_id: string | null
   current_team_id: number | null
   is_2fa_enabled: boolean
+  has_social_auth: boolean
 }
 
 /** Column list for a UserRow, qualified by `alias`. */
@@ -25,7 +26,7 @@ export function userColumns(alias = 'u'): string {
   return [
     'id', 'uuid', 'email', 'password_hash', 'first_name', 'last_name', 'distinct_id', 'is_staff', 'is_active',
     'is_email_verified', 'role_at_organization', 'hedgehog_config', 'last_login', 'date_joined',
-    'current_organization_id', 'current_team_id', 'is_2fa_enabled',
+    'current_organization_id', 'current_team_id', 'is_2fa_enabled', 'has_social_auth',
   ]
     .map((c) => `${alias}.${c}`)
     .join(', ')
