@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Config } from '../config.ts'
 import { acquireDirLock, type DirLock } from './lock.ts'
+import { PgliteWire } from './pglite-wire.ts'
 
 // Marks code running inside db.tx(). On PGlite (one connection) a query on the database itself
 // from inside a transaction would wait for that transaction forever; on PostgreSQL it would read
@@ -25,7 +26,9 @@ export interface QueryOptions {
    * Only PGlite acts on it: planning there runs in WebAssembly and costs more than executing the
    * primary-key lookups that run on every request (findForAuth: 1.9 ms planned each time against
    * 0.8 ms prepared). On PostgreSQL planning them is cheap, and named statements would break
-   * behind a pooler in transaction mode, so the text is sent as usual.
+   * behind a pooler in transaction mode, so the text is sent as usual. Outside a transaction a
+   * prepared statement runs in one wire-protocol round trip without a file system sync
+   * (src/db/pglite-wire.ts), so it must only read: its text must start with SELECT.
    */
   prepare?: string
   /**
@@ -147,11 +150,14 @@ class PgliteDb implements Db {
   // whose PREPARE has completed (what a transaction may use), `preparing` every PREPARE started.
   private readonly prepared = new Set<string>()
   private readonly preparing = new Map<string, Promise<void>>()
+  private readonly wire: PgliteWire
 
   constructor(
     readonly pglite: PGlite,
     private readonly lock: DirLock | null,
-  ) {}
+  ) {
+    this.wire = new PgliteWire(pglite)
+  }
 
   async query<T>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions): Promise<T[]> {
     assertNotInTransaction()
@@ -163,6 +169,7 @@ class PgliteDb implements Db {
     let pending = this.preparing.get(name)
     if (!pending) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`prepared statement name "${name}" is not a plain identifier`)
+      if (!/^\s*SELECT\b/i.test(sql)) throw new Error(`prepared statement "${name}" does not start with SELECT: only reads are kept prepared`)
       pending = this.pglite.exec(`PREPARE ${name} AS ${sql}`).then(
         () => void this.prepared.add(name),
         (err: unknown) => {
@@ -181,13 +188,14 @@ class PgliteDb implements Db {
     if (!name || !this.prepared.has(name)) return (await session.query<T>(sql, params as unknown[])).rows
     // EXECUTE is a utility statement: its arguments cannot be bind parameters, so they go in as
     // literals (sqlLiteral), coerced by PostgreSQL to the statement's parameter types.
-    const execute = `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})`
+    const execute = params.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})`
+    // One simple query is one transaction (or part of the caller's): when the EXECUTE fails,
+    // the SET is rolled back with it, so the session never keeps the forced mode.
+    const text = opts.generic ? `SET plan_cache_mode = force_generic_plan; ${execute}; RESET plan_cache_mode` : execute
     try {
-      if (!opts.generic) return (await session.query<T>(execute)).rows
-      // One simple query is one transaction (or part of the caller's): when the EXECUTE fails,
-      // the SET is rolled back with it, so the session never keeps the forced mode.
-      const results = await session.exec(`SET plan_cache_mode = force_generic_plan; ${execute}; RESET plan_cache_mode`)
-      return results[1].rows as T[]
+      if (session === this.pglite) return await this.wire.read<T>(text)
+      const results = await session.exec(text)
+      return results[opts.generic ? 1 : 0].rows as T[]
     } catch (err) {
       // Gone from the session (DEALLOCATE): the SQL itself this time (outside a transaction; inside
       // one the error has already aborted it), prepared again on the next query.

@@ -117,6 +117,69 @@ describe('openDb', () => {
       }
     })
 
+    it('values of every kind come back as the plain statement gives them', async () => {
+      const name = fresh()
+      const KINDS = `SELECT $1::uuid AS id, $2::text AS t, 42 AS i, 9007199254740991::bigint AS big, true AS b, NULL::text AS nothing,
+        '2026-11-29T12:34:56.789Z'::timestamptz AS at, json_build_object('a', 1, 'b', $2::text) AS j, '{"x": [1, 2]}'::jsonb AS jb,
+        ARRAY['a', $2::text] AS arr, ARRAY[1, 2] AS ints, 1.5::float8 AS f`
+      const params = ['6f9619ff-8b86-d011-b42d-00cf4fc964ff', `ünï'cödé 😀`]
+      const plain = await tdb.db.query(KINDS, params)
+      expect(plain[0]).toMatchObject({ i: 42, b: true, nothing: null, at: new Date('2026-11-29T12:34:56.789Z'), j: { a: 1, b: params[1] }, ints: [1, 2] })
+      // The first use prepares; the later ones run the kept statement (on PGlite in one round trip).
+      for (let i = 0; i < 3; i++) expect(await tdb.db.query(KINDS, params, { prepare: name })).toEqual(plain)
+    })
+
+    it('an error of a kept statement is a database error with its SQLSTATE, and the session goes on', async () => {
+      const name = fresh()
+      const DIV = `SELECT 10 / $1::int AS n`
+      expect(await tdb.db.query(DIV, [2], { prepare: name })).toEqual([{ n: 5 }])
+      await expect(tdb.db.query(DIV, [0], { prepare: name })).rejects.toMatchObject({ code: '22012', message: 'division by zero' })
+      expect(await tdb.db.query(DIV, [5], { prepare: name })).toEqual([{ n: 2 }])
+    })
+
+    it('a kept statement run outside never sees a transaction in progress half done', async () => {
+      const table = `open_test_${process.pid}_${++counter}`
+      await tdb.db.exec(`CREATE TABLE ${table} (n int)`)
+      const name = fresh()
+      const COUNT = `SELECT count(*)::int AS n FROM ${table}`
+      expect(await tdb.db.query(COUNT, [], { prepare: name })).toEqual([{ n: 0 }])
+      let inserted!: () => void
+      const firstInserted = new Promise<void>((r) => (inserted = r))
+      let go!: () => void
+      const outsideSent = new Promise<void>((r) => (go = r))
+      const inside = tdb.db.tx(async (q) => {
+        await q.query(`INSERT INTO ${table} VALUES (1)`)
+        inserted()
+        await outsideSent
+        await q.query(`INSERT INTO ${table} VALUES (2)`)
+      })
+      await firstInserted
+      // PGlite is one session: run now, the count would see the first row of the open transaction.
+      const outside = tdb.db.query<{ n: number }>(COUNT, [], { prepare: name })
+      await new Promise((r) => setTimeout(r, 50))
+      go()
+      await inside
+      expect([0, 2]).toContain((await outside)[0].n)
+      expect(await tdb.db.query(COUNT, [], { prepare: name })).toEqual([{ n: 2 }])
+    })
+
+    it('answers of any size, several rows, and a small one after a large one', async () => {
+      const name = fresh()
+      const ROWS = `SELECT i, repeat(chr(252), $1::int) AS t FROM generate_series(1, 3) AS i`
+      for (const size of [10, 300_000, 1_500_000, 5]) {
+        const rows = await tdb.db.query<{ i: number; t: string }>(ROWS, [size], { prepare: name })
+        expect(rows.map((r) => [r.i, r.t.length, r.t === 'ü'.repeat(size)])).toEqual([1, 2, 3].map((i) => [i, size, true]))
+      }
+    })
+
+    it('only reads are kept prepared: another statement with a name is refused on PGlite', async () => {
+      const table = `open_test_${process.pid}_${++counter}`
+      await tdb.db.exec(`CREATE TABLE ${table} (n int)`)
+      const insert = tdb.db.query(`INSERT INTO ${table} VALUES ($1)`, [1], { prepare: fresh() })
+      if (testDbKind() === 'pglite') await expect(insert).rejects.toThrow(/only reads are kept prepared/)
+      else expect(await insert).toEqual([])
+    })
+
     it('a name that is not a plain identifier is refused', async () => {
       const query = tdb.db.query(SQL, [1, 'a'], { prepare: 'x; DROP TABLE users' })
       if (testDbKind() === 'pglite') await expect(query).rejects.toThrow(/not a plain identifier/)
