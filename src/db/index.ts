@@ -28,17 +28,21 @@ export interface QueryOptions {
    * 0.8 ms prepared). On PostgreSQL planning them is cheap, and named statements would break
    * behind a pooler in transaction mode, so the text is sent as usual. Outside a transaction a
    * prepared statement runs in one wire-protocol round trip without a file system sync
-   * (src/db/pglite-wire.ts), so it must only read: its text must start with SELECT.
+   * (src/db/pglite-wire.ts), so it must only read (SELECT, or WITH and SELECT).
    */
   prepare?: string
   /**
-   * With `prepare`: always run the statement's generic plan. PostgreSQL keeps planning a
-   * statement whose generic plan looks dearer than its custom ones (a LIMIT given as a parameter
-   * is costed at a tenth of the rows), although for a page in index order the plan is the same:
-   * on PGlite the member list costs 7.2 ms planned each time and 5.5 ms on its generic plan.
-   * Only for statements whose best plan does not depend on their parameters.
+   * With `prepare`, which plan runs (otherwise PostgreSQL's choice: custom plans for the first
+   * five runs, then the generic one if it does not look dearer).
+   * - `generic`: always the generic plan. PostgreSQL keeps planning a statement whose generic
+   *   plan looks dearer than its custom ones (a LIMIT given as a parameter is costed at a tenth of
+   *   the rows), although for a page in index order the plan is the same: on PGlite the member
+   *   list costs 7.2 ms planned each time and 5.5 ms on its generic plan. Only for statements
+   *   whose best plan does not depend on their parameters.
+   * - `custom`: planned for its values every time, as an unprepared statement is (a search whose
+   *   best plan depends on the term), kept prepared only for the single round trip.
    */
-  generic?: boolean
+  plan?: 'generic' | 'custom'
 }
 
 /** Anything that runs SQL: the database itself or an open transaction. */
@@ -130,6 +134,10 @@ type PgliteSession = Pick<Transaction, 'query' | 'exec'>
  */
 export function sqlLiteral(v: unknown): string {
   if (v === null || v === undefined) return 'NULL'
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new Error('a prepared statement parameter is an invalid date')
+    return `'${v.toISOString()}'`
+  }
   if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE'
   if (typeof v === 'string') {
@@ -138,6 +146,10 @@ export function sqlLiteral(v: unknown): string {
   }
   throw new Error(`a prepared statement parameter of type ${typeof v} cannot be written as a literal`)
 }
+
+// What a statement kept prepared may be: a read (see QueryOptions.prepare).
+const READ_ONLY = /^\s*(SELECT|WITH)\b/i
+const WRITES = /\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/i
 
 // SQLSTATE of EXECUTE naming a statement the session does not have.
 const UNKNOWN_STATEMENT = '26000'
@@ -169,7 +181,7 @@ class PgliteDb implements Db {
     let pending = this.preparing.get(name)
     if (!pending) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`prepared statement name "${name}" is not a plain identifier`)
-      if (!/^\s*SELECT\b/i.test(sql)) throw new Error(`prepared statement "${name}" does not start with SELECT: only reads are kept prepared`)
+      if (!READ_ONLY.test(sql) || WRITES.test(sql)) throw new Error(`prepared statement "${name}" is not a SELECT: only reads are kept prepared`)
       pending = this.pglite.exec(`PREPARE ${name} AS ${sql}`).then(
         () => void this.prepared.add(name),
         (err: unknown) => {
@@ -191,11 +203,11 @@ class PgliteDb implements Db {
     const execute = params.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})`
     // One simple query is one transaction (or part of the caller's): when the EXECUTE fails,
     // the SET is rolled back with it, so the session never keeps the forced mode.
-    const text = opts.generic ? `SET plan_cache_mode = force_generic_plan; ${execute}; RESET plan_cache_mode` : execute
+    const text = opts.plan ? `SET plan_cache_mode = force_${opts.plan}_plan; ${execute}; RESET plan_cache_mode` : execute
     try {
       if (session === this.pglite) return await this.wire.read<T>(text)
       const results = await session.exec(text)
-      return results[opts.generic ? 1 : 0].rows as T[]
+      return results[opts.plan ? 1 : 0].rows as T[]
     } catch (err) {
       // Gone from the session (DEALLOCATE): the SQL itself this time (outside a transaction; inside
       // one the error has already aborted it), prepared again on the next query.

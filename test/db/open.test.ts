@@ -24,7 +24,9 @@ describe('openDb', () => {
   it('sqlLiteral writes numbers, booleans, null and quoted strings, and refuses anything else', () => {
     expect([1, -2.5, true, false, null, undefined, "it's"].map(sqlLiteral)).toEqual(['1', '-2.5', 'TRUE', 'FALSE', 'NULL', 'NULL', "'it''s'"])
     expect(() => sqlLiteral(Number.NaN)).toThrow(/number/)
-    expect(() => sqlLiteral(new Date())).toThrow(/object/)
+    expect(sqlLiteral(new Date('2026-11-29T12:00:00.123Z'))).toBe("'2026-11-29T12:00:00.123Z'")
+    expect(() => sqlLiteral(new Date(Number.NaN))).toThrow(/invalid date/)
+    expect(() => sqlLiteral({})).toThrow(/object/)
     expect(() => sqlLiteral('a\0b')).toThrow(/NUL/)
   })
 
@@ -101,11 +103,11 @@ describe('openDb', () => {
       const name = fresh()
       const DIV = `SELECT 10 / $1::int AS n`
       const mode = async () => (await tdb.db.query<{ m: string }>(`SELECT current_setting('plan_cache_mode') AS m`))[0].m
-      for (const i of [1, 2, 5]) expect(await tdb.db.query(DIV, [i], { prepare: name, generic: true })).toEqual([{ n: 10 / i }])
+      for (const i of [1, 2, 5]) expect(await tdb.db.query(DIV, [i], { prepare: name, plan: 'generic' })).toEqual([{ n: 10 / i }])
       expect(await mode()).toBe('auto')
-      await expect(tdb.db.query(DIV, [0], { prepare: name, generic: true })).rejects.toThrow(/division by zero/)
+      await expect(tdb.db.query(DIV, [0], { prepare: name, plan: 'generic' })).rejects.toThrow(/division by zero/)
       expect(await mode()).toBe('auto')
-      expect(await tdb.db.tx((q) => q.query(DIV, [2], { prepare: name, generic: true }))).toEqual([{ n: 5 }])
+      expect(await tdb.db.tx((q) => q.query(DIV, [2], { prepare: name, plan: 'generic' }))).toEqual([{ n: 5 }])
       expect(await mode()).toBe('auto')
       if (testDbKind() === 'pglite') {
         const [stats] = await tdb.db.query<{ generic_plans: number; custom_plans: number }>(
@@ -175,9 +177,36 @@ describe('openDb', () => {
     it('only reads are kept prepared: another statement with a name is refused on PGlite', async () => {
       const table = `open_test_${process.pid}_${++counter}`
       await tdb.db.exec(`CREATE TABLE ${table} (n int)`)
-      const insert = tdb.db.query(`INSERT INTO ${table} VALUES ($1)`, [1], { prepare: fresh() })
-      if (testDbKind() === 'pglite') await expect(insert).rejects.toThrow(/only reads are kept prepared/)
-      else expect(await insert).toEqual([])
+      const writes = [
+        `INSERT INTO ${table} VALUES ($1::int) RETURNING n`,
+        `WITH x AS (INSERT INTO ${table} VALUES ($1::int) RETURNING n) SELECT n FROM x`,
+        `WITH x AS (UPDATE ${table} SET n = $1::int RETURNING n) SELECT n FROM x`,
+        `WITH x AS (DELETE FROM ${table} WHERE n = $1::int RETURNING n) SELECT n FROM x`,
+      ]
+      for (const sql of writes) {
+        const query = tdb.db.query(sql, [1], { prepare: fresh() })
+        if (testDbKind() === 'pglite') await expect(query).rejects.toThrow(/only reads are kept prepared/)
+        else await query
+      }
+      // A read whose columns merely sound like writes is kept.
+      const read = `WITH x AS (SELECT $1::int AS updated, now() AS deleted_at) SELECT updated FROM x`
+      expect(await tdb.db.query(read, [3], { prepare: fresh() })).toEqual([{ updated: 3 }])
+    })
+
+    it('custom: planned for its values every time, with the same answers', async () => {
+      const name = fresh()
+      const DIV = `SELECT 10 / $1::int AS n, $2::timestamptz AS at`
+      const at = new Date('2026-11-29T12:00:00.123Z')
+      for (const i of [1, 2, 5, 1, 2, 5, 10]) expect(await tdb.db.query(DIV, [i, at], { prepare: name, plan: 'custom' })).toEqual([{ n: 10 / i, at }])
+      expect((await tdb.db.query<{ m: string }>(`SELECT current_setting('plan_cache_mode') AS m`))[0].m).toBe('auto')
+      if (testDbKind() === 'pglite') {
+        const [stats] = await tdb.db.query<{ generic_plans: number; custom_plans: number }>(
+          `SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE name = $1`,
+          [name],
+        )
+        expect(stats.generic_plans).toBe(0)
+        expect(stats.custom_plans).toBeGreaterThanOrEqual(6)
+      }
     })
 
     it('a name that is not a plain identifier is refused', async () => {

@@ -113,9 +113,9 @@ export const memberStore = {
     const dir = ascending ? 'ASC' : 'DESC'
     const page = [organizationId, limit, offset]
     // Unfiltered, the page is always read in index order, whatever its limit and offset, so its
-    // plan is kept (QueryOptions.generic); with email or updated_after the best plan differs.
+    // plan is kept (QueryOptions.plan); with email or updated_after the best plan differs.
     if (filters.email === undefined && filters.updatedAfter === undefined) {
-      const rows = await q.query<{ results: string }>(listSql(dir, ''), page, { prepare: `orgd_member_page_${dir.toLowerCase()}`, generic: true })
+      const rows = await q.query<{ results: string }>(listSql(dir, ''), page, { prepare: `orgd_member_page_${dir.toLowerCase()}`, plan: 'generic' })
       return rows[0].results
     }
     const rows = await q.query<{ results: string }>(
@@ -145,9 +145,11 @@ export const memberStore = {
    */
   async search(q: Queryable, organizationId: string, term: string, filters: ListFilters, limit: number, offset: number): Promise<MemberPage> {
     const args = [organizationId, filters.email ?? null, filters.updatedAfter ?? null, limit, offset]
-    const [exact] = await q.query<MemberPage>(EXACT_SEARCH_SQL, [...args, likePattern(term)])
+    // Planned for each term (how many people match decides the plan), kept prepared for the
+    // single round trip on PGlite (QueryOptions.prepare).
+    const [exact] = await q.query<MemberPage>(EXACT_SEARCH_SQL, [...args, likePattern(term)], { prepare: 'orgd_member_search_exact', plan: 'custom' })
     if (exact.total > 0) return exact
-    const [similar] = await q.query<MemberPage>(SIMILAR_SEARCH_SQL, [...args, term])
+    const [similar] = await q.query<MemberPage>(SIMILAR_SEARCH_SQL, [...args, term], { prepare: 'orgd_member_search_similar', plan: 'custom' })
     return similar
   },
 
