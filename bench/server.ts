@@ -9,7 +9,7 @@ import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDb, openPgPool, serveOpenOptions, type Queryable } from '../src/db/index.ts'
+import { openDb, openPgPool, postgresDb, serveOpenOptions, type Queryable } from '../src/db/index.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { secureValueOf } from '../src/modules/api-keys/service.ts'
 import { apiKeyStore } from '../src/modules/api-keys/store.ts'
@@ -79,13 +79,9 @@ let pool: pg.Pool | null = null
 let raw: Queryable
 if (kind === 'postgres') {
   pool = openPgPool(config.databaseUrl!, serveOpenOptions(config))
-  const p = pool
-  raw = {
-    query: async <T,>(sql: string, params: readonly unknown[] = []) => (await p.query(sql, params as unknown[])).rows as T[],
-    exec: async (sql: string) => {
-      await p.query(sql)
-    },
-  }
+  // Through orgd's PostgreSQL Db over its own pool: the same statements named as orgd names them
+  // (QueryOptions.prepare).
+  raw = postgresDb(pool, serveOpenOptions(config))
 } else {
   // orgd's own PGlite Db: the one PGlite instance, and the same statements kept prepared (the
   // key and organization lookups, see QueryOptions in src/db/index.ts).

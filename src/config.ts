@@ -20,6 +20,8 @@ export interface Config {
   pgPoolSize: number
   /** How long an idle PostgreSQL connection is kept before the pool closes it. */
   pgPoolIdleSeconds: number
+  /** Statements kept prepared on PGlite are named statements on PostgreSQL too (QueryOptions.prepare). */
+  pgPreparedStatements: boolean
   bodyLimit: number
   sessionTtlSeconds: number
   productName: string
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     pgPoolSize: int(env, 'PG_POOL_SIZE', 10, 1, 500),
     pgPoolIdleSeconds: int(env, 'PG_POOL_IDLE_SECONDS', 300, 1, 86_400),
+    pgPreparedStatements: bool(env, 'PG_PREPARED_STATEMENTS', true),
     bodyLimit: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 14 * 24 * 3600, 60, 365 * 24 * 3600),
     productName: env.PRODUCT_NAME ?? 'orgd',
@@ -229,6 +232,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level (`silent` to turn logs off)' },
   { name: 'PG_POOL_SIZE', default: '10', meaning: 'PostgreSQL connections per process' },
   { name: 'PG_POOL_IDLE_SECONDS', default: '300', meaning: 'how long `orgd serve` keeps an idle PostgreSQL connection open (a new one costs the first requests after a quiet spell)' },
+  { name: 'PG_PREPARED_STATEMENTS', default: 'true', meaning: 'send the statements every request runs as named (prepared) statements; `false` behind a pooler in transaction mode that does not support them (PgBouncer before 1.21, or `max_prepared_statements = 0`)' },
   { name: 'BODY_LIMIT_BYTES', default: '1048576', meaning: 'largest request body accepted (413 above it)' },
   { name: 'SESSION_TTL_SECONDS', default: '1209600', meaning: 'lifetime of a login session cookie' },
   { name: 'PRODUCT_NAME', default: 'orgd', meaning: "the operator's product name, used in emails and documents" },

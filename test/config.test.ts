@@ -10,6 +10,8 @@ describe('config', () => {
     expect(c.dataDir).toMatch(/\.orgd$/)
     expect(c.siteUrl).toBe('http://localhost:8000')
     expect(c.pgPoolIdleSeconds).toBe(300)
+    expect(c.pgPreparedStatements).toBe(true)
+    expect(loadConfig({ PG_PREPARED_STATEMENTS: 'false' }).pgPreparedStatements).toBe(false)
   })
 
   it('names the variable in every error', () => {
@@ -20,6 +22,7 @@ describe('config', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/)
     expect(() => loadConfig({ ORGD_DEFAULT_ENTITLEMENTS: '{' })).toThrow(/ORGD_DEFAULT_ENTITLEMENTS/)
     expect(() => loadConfig({ PG_POOL_IDLE_SECONDS: '0' })).toThrow(/PG_POOL_IDLE_SECONDS/)
+    expect(() => loadConfig({ PG_PREPARED_STATEMENTS: 'sometimes' })).toThrow(/PG_PREPARED_STATEMENTS/)
   })
 
   it('the README documents every setting', () => {

@@ -23,12 +23,13 @@ function assertNotInTransaction(): void {
 export interface QueryOptions {
   /**
    * Keep this statement prepared under this name (a fixed SQL text per name) and reuse its plan.
-   * Only PGlite acts on it: planning there runs in WebAssembly and costs more than executing the
-   * primary-key lookups that run on every request (findForAuth: 1.9 ms planned each time against
-   * 0.8 ms prepared). On PostgreSQL planning them is cheap, and named statements would break
-   * behind a pooler in transaction mode, so the text is sent as usual. Outside a transaction a
-   * prepared statement runs in one wire-protocol round trip without a file system sync
-   * (src/db/pglite-wire.ts), so it must only read (SELECT, or WITH and SELECT).
+   * On PGlite planning runs in WebAssembly and costs more than executing the primary-key lookups
+   * that run on every request (findForAuth: 1.9 ms planned each time against 0.8 ms prepared), and
+   * outside a transaction a prepared statement runs in one wire-protocol round trip without a file
+   * system sync (src/db/pglite-wire.ts), so it must only read (SELECT, or WITH and SELECT). On
+   * PostgreSQL it becomes a named statement of each connection (findForAuth alone: 0.26 -> 0.09
+   * ms), unless `PG_PREPARED_STATEMENTS=false` (a pooler in transaction mode that does not keep
+   * protocol-level prepared statements) or `plan: 'custom'`.
    */
   prepare?: string
   /**
@@ -72,13 +73,25 @@ const SESSION_SETTINGS = 'pg_trgm.word_similarity_threshold=0.3'
 // well inside 2^53, so parse it as a number once here instead of at every call site.
 pg.types.setTypeParser(20, (v) => Number(v))
 
+/**
+ * The statement as node-postgres sends it: named (parsed once per connection, its plan kept by
+ * PostgreSQL) when it has a `prepare` name, unless it is to be planned for its values each time.
+ */
+function pgStatement(sql: string, params: readonly unknown[], opts: QueryOptions | undefined, named: boolean): pg.QueryConfig {
+  if (named && opts?.prepare && opts.plan !== 'custom') return { name: opts.prepare, text: sql, values: params as unknown[] }
+  return { text: sql, values: params as unknown[] }
+}
+
 class PostgresDb implements Db {
   readonly kind = 'postgres' as const
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly named: boolean,
+  ) {}
 
-  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+  async query<T>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions): Promise<T[]> {
     assertNotInTransaction()
-    const res = await this.pool.query(sql, params as unknown[])
+    const res = await this.pool.query(pgStatement(sql, params, opts, this.named))
     return res.rows as T[]
   }
 
@@ -94,8 +107,8 @@ class PostgresDb implements Db {
       try {
         await client.query('BEGIN')
         const q: Queryable = {
-          query: async <R>(sql: string, params: readonly unknown[] = []) =>
-            (await client.query(sql, params as unknown[])).rows as R[],
+          query: async <R>(sql: string, params: readonly unknown[] = [], opts?: QueryOptions) =>
+            (await client.query(pgStatement(sql, params, opts, this.named))).rows as R[],
           exec: async (sql: string) => {
             await client.query(sql)
           },
@@ -252,11 +265,19 @@ export interface OpenOptions {
    * showed as 40-170 ms answers for the first half second.
    */
   poolIdleSeconds?: number
+  /** PostgreSQL: send statements with a `prepare` name as named statements (default true). */
+  namedStatements?: boolean
 }
 
 /** What `orgd serve` opens: the configured database with the configured pool. */
 export function serveOpenOptions(config: Config): OpenOptions {
-  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.pgPoolSize, poolIdleSeconds: config.pgPoolIdleSeconds }
+  return {
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.pgPoolSize,
+    poolIdleSeconds: config.pgPoolIdleSeconds,
+    namedStatements: config.pgPreparedStatements,
+  }
 }
 
 /** A node-postgres pool as orgd opens it: size, idle time and orgd's session setting. */
@@ -274,9 +295,14 @@ export function openPgPool(databaseUrl: string, opts: Pick<OpenOptions, 'poolSiz
   return pool
 }
 
+/** orgd's Db over a node-postgres pool (the bench's ceiling runs its statements through one too). */
+export function postgresDb(pool: pg.Pool, opts: Pick<OpenOptions, 'namedStatements'> = {}): Db {
+  return new PostgresDb(pool, opts.namedStatements ?? true)
+}
+
 /** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database in the data dir. */
 export async function openDb(opts: OpenOptions): Promise<Db> {
-  if (opts.databaseUrl) return new PostgresDb(openPgPool(opts.databaseUrl, opts))
+  if (opts.databaseUrl) return postgresDb(openPgPool(opts.databaseUrl, opts), opts)
   mkdirSync(opts.dataDir, { recursive: true })
   const lock = acquireDirLock(opts.dataDir)
   try {

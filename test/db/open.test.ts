@@ -40,12 +40,13 @@ describe('openDb', () => {
       return rows.map((r) => r.name)
     }
 
-    it('answer as the plain statement, first and later times; only PGlite keeps the statement', async () => {
+    it('answer as the plain statement, first and later times', async () => {
       const name = fresh()
       for (const i of [1, 2, 3]) {
         expect(await tdb.db.query(SQL, [i, `x${i}`], { prepare: name })).toEqual([{ n: i + 1, t: `x${i}` }])
       }
-      expect((await preparedNames()).includes(name)).toBe(testDbKind() === 'pglite')
+      // PGlite is one session; on PostgreSQL each pooled connection has its own (tested below).
+      if (testDbKind() === 'pglite') expect(await preparedNames()).toContain(name)
     })
 
     it('several first uses at once all answer', async () => {
@@ -96,7 +97,7 @@ describe('openDb', () => {
       if (testDbKind() === 'pglite') await tdb.db.exec(`DEALLOCATE ${name}`)
       expect(await tdb.db.query(SQL, [7, 'b'], { prepare: name })).toEqual([{ n: 8, t: 'b' }])
       expect(await tdb.db.query(SQL, [8, 'c'], { prepare: name })).toEqual([{ n: 9, t: 'c' }])
-      expect((await preparedNames()).includes(name)).toBe(testDbKind() === 'pglite')
+      if (testDbKind() === 'pglite') expect(await preparedNames()).toContain(name)
     })
 
     it('generic: the same answers from the generic plan, and the session keeps its plan mode, also after a failure', async () => {
@@ -215,6 +216,28 @@ describe('openDb', () => {
       else expect(await query).toEqual([{ n: 2, t: 'a' }])
     })
   })
+
+  if (testDbKind() === 'postgres') {
+    it('a statement with a prepare name is a named statement of the connection, unless turned off or planned per run', async () => {
+      const prepared = async (named: boolean | undefined, plan?: 'custom' | 'generic') => {
+        // One connection, so the statement and the look at pg_prepared_statements share a session.
+        const db = await openDb({ databaseUrl: tdb.url!, dataDir: '', poolSize: 1, ...(named === undefined ? {} : { namedStatements: named }) })
+        try {
+          const name = `orgd_open_named_${randomBytes(4).toString('hex')}`
+          for (const i of [1, 2]) expect(await db.query(`SELECT $1::int * 2 AS n`, [i], { prepare: name, plan })).toEqual([{ n: i * 2 }])
+          expect(await db.tx((q) => q.query(`SELECT $1::int * 2 AS n`, [3], { prepare: name, plan }))).toEqual([{ n: 6 }])
+          const rows = await db.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name = $1`, [name])
+          return rows.length === 1
+        } finally {
+          await db.close()
+        }
+      }
+      expect(await prepared(undefined)).toBe(true)
+      expect(await prepared(true, 'generic')).toBe(true)
+      expect(await prepared(false)).toBe(false)
+      expect(await prepared(true, 'custom')).toBe(false)
+    })
+  }
 
   if (testDbKind() === 'postgres') {
     // Backends of one pool, told apart by their application_name.
