@@ -5,11 +5,10 @@
 // Only one of the two is under load at any time. Both live in this process so that on PGlite
 // the ceiling uses the very PGlite instance orgd uses (a PGlite data dir admits one process).
 // Commands arrive over the IPC channel from run.ts; answers go back the same way.
-import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDb, openPgPool, postgresDb, serveOpenOptions, type Queryable } from '../src/db/index.ts'
+import { openDb, openPgPool, postgresDb, serveOpenOptions, type Db, type Queryable } from '../src/db/index.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { secureValueOf } from '../src/modules/api-keys/service.ts'
 import { apiKeyStore } from '../src/modules/api-keys/store.ts'
@@ -63,7 +62,8 @@ const config = loadConfig({
   ORGD_DATA_DIR: process.env.BENCH_DATA_DIR,
   PG_POOL_SIZE: process.env.PG_POOL_SIZE,
 })
-const db = await openDb(serveOpenOptions(config))
+const openOptions = serveOpenOptions(config)
+const db = await openDb(openOptions)
 await migrate(db)
 const services = createServices(db, config)
 
@@ -73,20 +73,12 @@ await checkMemberCount(db, small.organizationId)
 await db.exec('VACUUM ANALYZE')
 const seedMs = performance.now() - seedStart
 
-// The ceiling's connection: its own node-postgres pool of orgd's size and idle time, with orgd's session setting
-// (the trigram threshold, see src/db/index.ts), or orgd's PGlite Db itself.
-let pool: pg.Pool | null = null
-let raw: Queryable
-if (kind === 'postgres') {
-  pool = openPgPool(config.databaseUrl!, serveOpenOptions(config))
-  // Through orgd's PostgreSQL Db over its own pool: the same statements named as orgd names them
-  // (QueryOptions.prepare).
-  raw = postgresDb(pool, serveOpenOptions(config))
-} else {
-  // orgd's own PGlite Db: the one PGlite instance, and the same statements kept prepared (the
-  // key and organization lookups, see QueryOptions in src/db/index.ts).
-  raw = db
-}
+// The ceiling's connection: orgd's PostgreSQL Db over its own node-postgres pool of orgd's size,
+// idle time and session setting (the trigram threshold, see src/db/index.ts), so the statements
+// orgd names are named there too (QueryOptions.prepare); or orgd's PGlite Db itself (the one
+// PGlite instance, the same statements kept prepared).
+const ceilingDb: Db | null = kind === 'postgres' ? postgresDb(openPgPool(config.databaseUrl!, openOptions), openOptions) : null
+const raw: Queryable = ceilingDb ?? db
 
 const { app } = await buildApp({ config, db })
 const ceiling: FastifyInstance = await buildCeiling(raw)
@@ -195,7 +187,7 @@ process.on('message', async (msg: Command) => {
       case 'close':
         await app.close()
         await ceiling.close()
-        await pool?.end()
+        await ceilingDb?.close()
         await db.close()
         process.send!({ type: 'result', id: msg.id, data: null }, undefined, {}, () => process.exit(0))
         break

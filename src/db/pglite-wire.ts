@@ -19,7 +19,7 @@ const DATA_ROW = 0x44 // 'D'
 const ERROR_RESPONSE = 0x45 // 'E'
 
 /** A simple Query message: 'Q', its length, the SQL as a C string. */
-export function simpleQuery(sql: string): Uint8Array {
+function simpleQuery(sql: string): Uint8Array {
   const length = 4 + Buffer.byteLength(sql) + 1
   const msg = Buffer.allocUnsafe(1 + length)
   msg[0] = QUERY
@@ -71,7 +71,7 @@ function databaseError(buf: Buffer, start: number, end: number): Error {
  * bytes of `buf`, decoded with PGlite's own parsers (so values are what `query()` gives). An
  * ErrorResponse is thrown as PGlite's DatabaseError.
  */
-export function readRows<T>(buf: Buffer, length: number, parsers: PGlite['parsers']): T[] {
+function readRows<T>(buf: Buffer, length: number, parsers: PGlite['parsers']): T[] {
   let names: string[] = []
   let oids: number[] = []
   let rows: Array<Record<string, unknown>> = []
