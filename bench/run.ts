@@ -1,6 +1,6 @@
 // `npm run bench`: GET /api/organizations/:id/members/?limit=100 (plain and with search=) in an
 // organization of 10,000 members, on PostgreSQL and on PGlite, each beside the stack's ceiling
-// (bench/ceiling.ts); p99 at half the measured load; a search in a 100,000-member organization at
+// (bench/ceiling.ts); p99 at half the measured load (orgd, then the ceiling at the same rate); a search in a 100,000-member organization at
 // low concurrency. bench/README.md says what is measured and how, and holds the latest figures.
 //
 // Process layout (2 cores here): this process only generates load (autocannon, and the paced
@@ -353,25 +353,46 @@ export interface HalfLoad {
   /** autocannon `overallRate` (bursty: see bench/paced.ts). */
   autocannon: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } | null
   /** Evenly spaced requests at the same average rate. */
-  paced: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number; maxSendLagMs: number }
+  paced: Paced
+  /**
+   * The ceiling at the same rate, paced the same way, right after orgd: what the stack and the
+   * machine give at that moment without orgd's own work, so a tail they share is told apart
+   * from one orgd adds.
+   */
+  ceilingPaced: Paced | null
 }
 
-async function halfLoad(server: Server, url: string, headers: Record<string, string>, peak: number, withAutocannon = true): Promise<HalfLoad> {
-  const rate = Math.max(1, Math.floor(peak / 2))
-  const a = withAutocannon ? await slice(server, url, headers, settings.connections, settings.halfDuration, rate) : null
-  const as = (a?.samples ?? []).sort((x, y) => x - y)
-  // The measured run starts in the steady state of its own rate: the bursts before it leave the
+interface Paced {
+  reqPerSec: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  maxSendLagMs: number
+}
+
+/** A paced run at `rate` preceded by PACED_SETTLE_SECONDS at that rate, not recorded. */
+async function pacedSettled(url: string, headers: Record<string, string>, rate: number): Promise<Paced> {
+  // The measured run starts in the steady state of its own rate: the load before it leaves the
   // server a heap to collect, and paying for that is not the half-load latency.
   const settle = await paced(url, headers, rate, PACED_SETTLE_SECONDS)
   const p = await paced(url, headers, rate, settings.halfDuration)
   if (settle.failed + p.failed > 0) throw new Error(`${url}: ${settle.failed + p.failed} failed requests at ${rate} req/s`)
   const ps = p.samples.sort((x, y) => x - y)
+  return { reqPerSec: p.ok / p.durationS, p50Ms: percentile(ps, 50), p99Ms: percentile(ps, 99), maxMs: ps[ps.length - 1], maxSendLagMs: p.maxSendLagMs }
+}
+
+async function halfLoad(server: Server, url: string, ceilingUrl: string | null, headers: Record<string, string>, peak: number, withAutocannon = true): Promise<HalfLoad> {
+  const rate = Math.max(1, Math.floor(peak / 2))
+  const a = withAutocannon ? await slice(server, url, headers, settings.connections, settings.halfDuration, rate) : null
+  const as = (a?.samples ?? []).sort((x, y) => x - y)
+  const p = await pacedSettled(url, headers, rate)
   return {
     rate,
     autocannon: a
       ? { reqPerSec: a.result['2xx'] / a.result.duration, p50Ms: percentile(as, 50), p99Ms: percentile(as, 99), maxMs: as[as.length - 1] }
       : null,
-    paced: { reqPerSec: p.ok / p.durationS, p50Ms: percentile(ps, 50), p99Ms: percentile(ps, 99), maxMs: ps[ps.length - 1], maxSendLagMs: p.maxSendLagMs },
+    paced: p,
+    ceilingPaced: ceilingUrl ? await pacedSettled(ceilingUrl, headers, rate) : null,
   }
 }
 
@@ -556,8 +577,8 @@ async function runBackend(db: 'postgres' | 'pglite'): Promise<BackendResult> {
     const m = await measure(server, targetsFor(s.path), headers, settings.connections, settings.rounds, settings.slice, settings.warmup)
     log(`${db} ${s.scenario} orgd:     ${brief(m.orgd)}`)
     log(`${db} ${s.scenario} ceiling:  ${brief(m.ceiling)}`)
-    const half = await halfLoad(server, m.orgd.url, headers, m.orgd.reqPerSec)
-    log(`${db} ${s.scenario} orgd at ${half.rate} req/s: autocannon overallRate p50 ${fmt(half.autocannon!.p50Ms, 2)} / p99 ${fmt(half.autocannon!.p99Ms, 2)} ms; paced p50 ${fmt(half.paced.p50Ms, 2)} / p99 ${fmt(half.paced.p99Ms, 2)} ms`)
+    const half = await halfLoad(server, m.orgd.url, m.ceiling.url, headers, m.orgd.reqPerSec)
+    log(`${db} ${s.scenario} orgd at ${half.rate} req/s: autocannon overallRate p50 ${fmt(half.autocannon!.p50Ms, 2)} / p99 ${fmt(half.autocannon!.p99Ms, 2)} ms; paced p50 ${fmt(half.paced.p50Ms, 2)} / p99 ${fmt(half.paced.p99Ms, 2)} ms; ceiling paced p50 ${fmt(half.ceilingPaced!.p50Ms, 2)} / p99 ${fmt(half.ceilingPaced!.p99Ms, 2)} ms`)
     scenarios.push({ ...s, count, orgd: m.orgd, ceiling: m.ceiling, ratio: m.orgd.reqPerSec / m.ceiling.reqPerSec, cpuRatio: serverSideCpu(m.ceiling) / serverSideCpu(m.orgd), half })
   }
 
@@ -646,7 +667,7 @@ const lat = (m: Measured) => `${fmt(m.p50Ms, 1)} / ${fmt(m.p99Ms, 1)} ms`
 function report(m: Machine, results: BackendResult[], command: string): string {
   const n = (x: number) => x.toLocaleString('en')
   const main = table(
-    ['database', 'request (matches)', 'orgd req/s', 'orgd p50 / p99', 'ceiling req/s', 'ceiling p50 / p99', 'orgd ÷ ceiling', 'same, by CPU/request', 'half load', 'p99 at half: autocannon', 'p99 at half: paced'],
+    ['database', 'request (matches)', 'orgd req/s', 'orgd p50 / p99', 'ceiling req/s', 'ceiling p50 / p99', 'orgd ÷ ceiling', 'same, by CPU/request', 'half load', 'p99 at half: autocannon', 'p99 at half: paced', 'ceiling p99 at half: paced'],
     results.flatMap((r) =>
       r.scenarios.map((s) => [
         r.db,
@@ -660,6 +681,7 @@ function report(m: Machine, results: BackendResult[], command: string): string {
         `${s.half.rate} req/s`,
         `${fmt(s.half.autocannon!.p99Ms, 1)} ms`,
         `${fmt(s.half.paced.p99Ms, 1)} ms`,
+        s.half.ceilingPaced ? `${fmt(s.half.ceilingPaced.p99Ms, 1)} ms` : '',
       ]),
     ),
   )
@@ -707,7 +729,7 @@ function report(m: Machine, results: BackendResult[], command: string): string {
     '',
     `Command: \`${command}\`. ${settings.connections} connections; each route warmed up ${settings.warmup} s, then measured ` +
       `${settings.rounds} × ${settings.slice} s in alternating slices (orgd, ceiling, then the reverse order). ` +
-      `Half load: ${settings.halfDuration} s at half of orgd's measured req/s, once with autocannon \`overallRate\` and once paced evenly (after ${PACED_SETTLE_SECONDS} s at that rate, not recorded). ` +
+      `Half load: ${settings.halfDuration} s at half of orgd's measured req/s, once with autocannon \`overallRate\` and once paced evenly (after ${PACED_SETTLE_SECONDS} s at that rate, not recorded), then the ceiling paced the same way at the same rate. ` +
       `${n(settings.large)}-member search: ${settings.largeConnections} connection, ${settings.largeRounds} × ${settings.largeSlice} s per route. ` +
       `Latencies are computed from every response's own time.`,
     '',
