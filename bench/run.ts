@@ -1,7 +1,7 @@
 // `npm run bench`: GET /api/organizations/:id/members/?limit=100 (plain and with search=) in an
 // organization of 10,000 members, on PostgreSQL and on PGlite, each beside the stack's ceiling
-// (bench/ceiling.ts); p99 at half the measured load (orgd, then the ceiling at the same rate); a search in a 100,000-member organization at
-// low concurrency. bench/README.md says what is measured and how, and holds the latest figures.
+// (bench/ceiling.ts); p99 at half the measured load (orgd, then the ceiling at the same rate); a
+// search in a 100,000-member organization at low concurrency. bench/README.md says what is measured and how, and holds the latest figures.
 //
 // Process layout (2 cores here): this process only generates load (autocannon, and the paced
 // generator in bench/paced.ts) and records it; bench/server.ts runs in a child process and serves
