@@ -1,7 +1,8 @@
 // `npm run bench`: GET /api/organizations/:id/members/?limit=100 (plain and with search=) in an
 // organization of 10,000 members, on PostgreSQL and on PGlite, each beside the stack's ceiling
 // (bench/ceiling.ts); p99 at half the measured load (orgd, then the ceiling at the same rate); a
-// search in a 100,000-member organization at low concurrency. bench/README.md says what is measured and how, and holds the latest figures.
+// search in a 100,000-member organization at low concurrency. bench/README.md says what is
+// measured and how, and holds the latest figures.
 //
 // Process layout (2 cores here): this process only generates load (autocannon, and the paced
 // generator in bench/paced.ts) and records it; bench/server.ts runs in a child process and serves
@@ -351,7 +352,7 @@ async function measure(server: Server, targets: Target[], headers: Record<string
 export interface HalfLoad {
   rate: number
   /** autocannon `overallRate` (bursty: see bench/paced.ts). */
-  autocannon: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } | null
+  autocannon: { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number }
   /** Evenly spaced requests at the same average rate. */
   paced: Paced
   /**
@@ -359,7 +360,7 @@ export interface HalfLoad {
    * machine give at that moment without orgd's own work, so a tail they share is told apart
    * from one orgd adds.
    */
-  ceilingPaced: Paced | null
+  ceilingPaced: Paced
 }
 
 interface Paced {
@@ -381,18 +382,16 @@ async function pacedSettled(url: string, headers: Record<string, string>, rate: 
   return { reqPerSec: p.ok / p.durationS, p50Ms: percentile(ps, 50), p99Ms: percentile(ps, 99), maxMs: ps[ps.length - 1], maxSendLagMs: p.maxSendLagMs }
 }
 
-async function halfLoad(server: Server, url: string, ceilingUrl: string | null, headers: Record<string, string>, peak: number, withAutocannon = true): Promise<HalfLoad> {
+async function halfLoad(server: Server, url: string, ceilingUrl: string, headers: Record<string, string>, peak: number): Promise<HalfLoad> {
   const rate = Math.max(1, Math.floor(peak / 2))
-  const a = withAutocannon ? await slice(server, url, headers, settings.connections, settings.halfDuration, rate) : null
-  const as = (a?.samples ?? []).sort((x, y) => x - y)
+  const a = await slice(server, url, headers, settings.connections, settings.halfDuration, rate)
+  const as = a.samples.sort((x, y) => x - y)
   const p = await pacedSettled(url, headers, rate)
   return {
     rate,
-    autocannon: a
-      ? { reqPerSec: a.result['2xx'] / a.result.duration, p50Ms: percentile(as, 50), p99Ms: percentile(as, 99), maxMs: as[as.length - 1] }
-      : null,
+    autocannon: { reqPerSec: a.result['2xx'] / a.result.duration, p50Ms: percentile(as, 50), p99Ms: percentile(as, 99), maxMs: as[as.length - 1] },
     paced: p,
-    ceilingPaced: ceilingUrl ? await pacedSettled(ceilingUrl, headers, rate) : null,
+    ceilingPaced: await pacedSettled(ceilingUrl, headers, rate),
   }
 }
 
@@ -578,7 +577,7 @@ async function runBackend(db: 'postgres' | 'pglite'): Promise<BackendResult> {
     log(`${db} ${s.scenario} orgd:     ${brief(m.orgd)}`)
     log(`${db} ${s.scenario} ceiling:  ${brief(m.ceiling)}`)
     const half = await halfLoad(server, m.orgd.url, m.ceiling.url, headers, m.orgd.reqPerSec)
-    log(`${db} ${s.scenario} orgd at ${half.rate} req/s: autocannon overallRate p50 ${fmt(half.autocannon!.p50Ms, 2)} / p99 ${fmt(half.autocannon!.p99Ms, 2)} ms; paced p50 ${fmt(half.paced.p50Ms, 2)} / p99 ${fmt(half.paced.p99Ms, 2)} ms; ceiling paced p50 ${fmt(half.ceilingPaced!.p50Ms, 2)} / p99 ${fmt(half.ceilingPaced!.p99Ms, 2)} ms`)
+    log(`${db} ${s.scenario} orgd at ${half.rate} req/s: autocannon overallRate p50 ${fmt(half.autocannon.p50Ms, 2)} / p99 ${fmt(half.autocannon.p99Ms, 2)} ms; paced p50 ${fmt(half.paced.p50Ms, 2)} / p99 ${fmt(half.paced.p99Ms, 2)} ms; ceiling paced p50 ${fmt(half.ceilingPaced.p50Ms, 2)} / p99 ${fmt(half.ceilingPaced.p99Ms, 2)} ms`)
     scenarios.push({ ...s, count, orgd: m.orgd, ceiling: m.ceiling, ratio: m.orgd.reqPerSec / m.ceiling.reqPerSec, cpuRatio: serverSideCpu(m.ceiling) / serverSideCpu(m.orgd), half })
   }
 
@@ -638,8 +637,8 @@ function verdicts(results: BackendResult[]): Verdict[] {
       out.push({
         target: `${s.scenario}: p99 ≤ ${TARGETS.halfLoadP99Ms} ms at half load (autocannon overallRate ${s.half.rate} req/s)`,
         db: r.db,
-        value: `${fmt(s.half.autocannon!.p99Ms, 1)} ms`,
-        met: s.half.autocannon!.p99Ms <= TARGETS.halfLoadP99Ms,
+        value: `${fmt(s.half.autocannon.p99Ms, 1)} ms`,
+        met: s.half.autocannon.p99Ms <= TARGETS.halfLoadP99Ms,
       })
       out.push({
         target: `${s.scenario}: p99 ≤ ${TARGETS.halfLoadP99Ms} ms at half load (paced, ${s.half.rate} req/s)`,
@@ -679,9 +678,9 @@ function report(m: Machine, results: BackendResult[], command: string): string {
         `**${fmt(s.ratio * 100, 0)}%**`,
         `${fmt(s.cpuRatio * 100, 0)}%`,
         `${s.half.rate} req/s`,
-        `${fmt(s.half.autocannon!.p99Ms, 1)} ms`,
+        `${fmt(s.half.autocannon.p99Ms, 1)} ms`,
         `${fmt(s.half.paced.p99Ms, 1)} ms`,
-        s.half.ceilingPaced ? `${fmt(s.half.ceilingPaced.p99Ms, 1)} ms` : '',
+        `${fmt(s.half.ceilingPaced.p99Ms, 1)} ms`,
       ]),
     ),
   )
